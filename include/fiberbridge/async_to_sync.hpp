@@ -1,0 +1,84 @@
+// fiberbridge/async_to_sync.hpp — AsyncToSync: call fiber code from a plain thread (asgiref's
+// `async_to_sync(coro)(...)`).
+//
+//   int n = fb::async_to_sync([](int x) {              // runs as a fiber
+//     return fb::sync_to_async(load)(x) + 1;           // `load` runs back on this thread
+//   })(41);
+//
+// The calling thread parks while f(a...) runs as a new fiber; while parked it runs the
+// thread-sensitive work routed to it (rule 1 of sync_to_async), and it returns only when the
+// fiber has finished *and* no routed work is pending. Where the fiber runs, first match wins:
+//   * on the runtime of the outer fiber, if this thread is running a sync_to_async body
+//     (asgiref's "main loop") and force_new_loop is false;
+//   * on the single thread of this thread's active AsyncSingleThreadContext;
+//   * on a fresh private one-thread scheduler if force_new_loop (fibers it leaves behind are
+//     stopped and joined before the call returns, like asyncio.run);
+//   * on options.runtime, else Runtime::default_runtime().
+// Fibers spawned by f that outlive the call route their thread-sensitive work to the nearest
+// async_to_sync frame still waiting (asgiref #491/#494), never to a finished one.
+//
+// Throws AsyncToSyncInFiberError on a fiber; rethrows f's exception (the same object).
+#pragma once
+
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "fiberbridge/detail/result_slot.hpp"
+#include "fiberbridge/detail/unique_function.hpp"
+
+namespace fiberbridge {
+
+class Runtime;
+
+/// AsyncToSyncOptions — where an async_to_sync fiber runs.
+struct AsyncToSyncOptions {
+  bool force_new_loop = false;  ///< run on a fresh private scheduler thread, never on an outer runtime
+  Runtime* runtime = nullptr;   ///< used when there is no outer runtime; nullptr = default_runtime()
+};
+
+namespace detail {
+// Runs `body` as a fiber chosen by the rules above and parks this thread until it is done.
+// Rethrows the body's exception.
+void run_async_call(unique_function body, const AsyncToSyncOptions& options);
+}  // namespace detail
+
+/// AsyncToSync — fiber code made callable from plain threads.
+template <class F>
+class AsyncToSync {
+ public:
+  explicit AsyncToSync(F f, AsyncToSyncOptions options = {}) : f_(std::move(f)), options_(options) {}
+
+  /// operator() — runs f(a...) as a fiber; call it on a plain thread.
+  template <class... A>
+  auto operator()(A&&... a) const {
+    using R = std::invoke_result_t<F, std::decay_t<A>...>;
+    detail::ResultSlot<R> slot;
+    detail::run_async_call(
+        [&slot, fn = f_, args = std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)]() mutable {
+          slot.fill([&]() -> R { return std::apply(std::move(fn), std::move(args)); });
+        },
+        options_);
+    return slot.take();
+  }
+
+  const AsyncToSyncOptions& options() const noexcept { return options_; }
+
+ private:
+  F f_;
+  AsyncToSyncOptions options_;
+};
+
+/// async_to_sync — AsyncToSync<std::decay_t<F>>(f, options).
+template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
+AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
+  return AsyncToSync<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+/// async_to_sync(options) — the decorator form: returns a callable F -> AsyncToSync<F>.
+inline auto async_to_sync(AsyncToSyncOptions options) {
+  return [options](auto&& f) { return AsyncToSync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+}
+
+}  // namespace fiberbridge

@@ -1,0 +1,115 @@
+// fiberbridge/runtime.hpp — Runtime: scheduler threads running fibers (asyncio's event loop).
+//
+//   fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+//   auto task = rt.spawn([](int x) { return x + 1; }, 41);
+//   assert(task.get() == 42);
+//
+// A Runtime owns N scheduler threads running Boost.Fiber with fiberbridge's own work-stealing
+// algorithm: fibers migrate between this runtime's threads only, an idle thread parks (no
+// spinning forever) and is woken when work arrives for it. Several runtimes may coexist.
+// Code on a fiber must not rely on thread_local (fibers migrate). Fibers may use Boost.Fiber
+// primitives (mutex, condition_variable, channels, this_fiber::yield/sleep_for) directly.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "fiberbridge/detail/unique_function.hpp"
+#include "fiberbridge/task.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fiberbridge {
+
+namespace detail {
+struct RuntimeAccess;
+}
+
+/// RuntimeOptions — the shape of a Runtime.
+struct RuntimeOptions {
+  /// Scheduler threads; 0 = std::thread::hardware_concurrency().
+  unsigned threads = 0;
+  /// Per-fiber stack in bytes. Values below 16 KiB are raised to 16 KiB (Boost.Fiber's own
+  /// blocking paths need about 6 KiB). Every stack has a guard page below it: an overflow
+  /// crashes with SIGSEGV at the guard instead of corrupting memory.
+  std::size_t stack_size = 64 * 1024;
+  /// Prefix of the scheduler threads' names (as shown by top/gdb), at most 10 characters used.
+  std::string name = "fb-worker";
+  /// ~Runtime prints to stderr how many fibers it still waits for after this grace period
+  /// (fibers blocked forever on a raw Boost.Fiber primitive are the user's bug).
+  unsigned shutdown_grace_ms = 5000;
+};
+
+/// Runtime — non-copyable, non-movable. `~Runtime` requests a stop on every fiber still running
+/// (fibers suspended in a bridge or in Task::get wake with CancelledError), waits for them,
+/// then joins its threads; it never hangs on an idle runtime.
+class Runtime {
+ public:
+  Runtime();
+  explicit Runtime(RuntimeOptions options);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// default_runtime — the process-wide runtime, created lazily on first use
+  /// (hardware_concurrency threads). It is never destroyed before exit; at exit remaining
+  /// fibers are stopped with a bounded wait.
+  static Runtime& default_runtime();
+
+  /// threads — the number of scheduler threads.
+  unsigned threads() const noexcept;
+
+  /// spawn — runs f(a...) as a new fiber on this runtime; arguments are decay-copied. The
+  /// child gets a snapshot of the caller's context variables and routing state. Callable
+  /// from any thread or fiber. Throws std::bad_alloc if the fiber cannot be created and
+  /// std::logic_error if the runtime is shutting down.
+  template <class F, class... A>
+  Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+    auto state = std::make_shared<detail::TaskState<R>>();
+    detail::unique_function body(
+        [st = state.get(), fn = std::decay_t<F>(std::forward<F>(f)),
+         args = std::make_tuple(std::decay_t<A>(std::forward<A>(a))...)]() mutable {
+          if constexpr (std::is_void_v<R>) {
+            std::apply(std::move(fn), std::move(args));
+          } else {
+            st->value.emplace(std::apply(std::move(fn), std::move(args)));
+          }
+        });
+    spawn_impl(state, std::move(body));
+    return Task<R>(std::move(state));
+  }
+
+  class Impl;
+
+ private:
+  friend struct detail::RuntimeAccess;
+  void spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// in_fiber — true while running on a fiber of some Runtime; false on plain threads, including
+/// a thread parked in async_to_sync that is running routed sync work.
+bool in_fiber() noexcept;
+
+/// current_runtime — the Runtime of the current fiber, or nullptr off a runtime fiber.
+Runtime* current_runtime() noexcept;
+
+namespace detail {
+// The runtime `spawn()` uses: the current fiber's runtime, else the default runtime.
+Runtime& spawn_runtime();
+}  // namespace detail
+
+/// spawn — like Runtime::spawn on the current fiber's runtime, else on default_runtime().
+template <class F, class... A>
+auto spawn(F&& f, A&&... a) {
+  return detail::spawn_runtime().spawn(std::forward<F>(f), std::forward<A>(a)...);
+}
+
+}  // namespace fiberbridge

@@ -1,0 +1,136 @@
+// fiberbridge/sync_to_async.hpp — SyncToAsync: call blocking code from a fiber (asgiref's
+// `await sync_to_async(f)(...)`).
+//
+//   int rows = fb::sync_to_async(query_db)("SELECT 1");            // thread-sensitive (default)
+//   auto offload = fb::sync_to_async(fb::SyncToAsyncOptions{.thread_sensitive = false});
+//   auto hash = offload(slow_hash)(data);                          // on the blocking pool
+//
+// Only the calling fiber suspends; its scheduler thread keeps running other fibers. The body
+// runs on the thread the router picks (API.md rules 1-5):
+//   1. the OS thread parked in the nearest enclosing async_to_sync of this call chain;
+//   2. the thread of the active ThreadSensitiveContext;
+//   3. the thread waiting on the private scheduler of async_to_sync(force_new_loop);
+//   4. WouldDeadlockError if the target is held by this call chain (a body waiting on us);
+//   5. the process-wide sync thread (one OS thread, created lazily).
+// With `thread_sensitive = false` the body runs on `executor`, else on the built-in blocking
+// pool (reused threads, bounded, grows on demand).
+//
+// Arguments are decay-copied (the body may outlive the caller if the caller is cancelled; use
+// std::ref on purpose). The result is moved out; an exception comes back as the same object.
+// The body runs in a copy of the caller's context variables; changed or added variables are
+// copied back afterwards (success, exception or cancellation).
+//
+// Cancellation: if the caller's task is stopped while waiting, the fiber wakes at once with
+// CancelledError and the body runs on, detached. A body whose first parameter is
+// std::stop_token receives a token that is stopped too, so it can end early.
+//
+// Throws NotInFiberError off a fiber, CancelledError when stopped, WouldDeadlockError (rule 4),
+// std::invalid_argument for `executor` together with `thread_sensitive`.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <stop_token>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "fiberbridge/detail/result_slot.hpp"
+#include "fiberbridge/executor.hpp"
+#include "fiberbridge/traits.hpp"
+
+namespace fiberbridge {
+
+/// SyncToAsyncOptions — where a sync_to_async body runs.
+struct SyncToAsyncOptions {
+  bool thread_sensitive = true;     ///< asgiref's default: one thread per routing scope
+  Executor* executor = nullptr;     ///< only with thread_sensitive == false; nullptr = blocking pool
+};
+
+namespace detail {
+
+// The type-erased half of one call: the router hands it to a thread, which calls invoke().
+class SyncCallBase {
+ public:
+  virtual ~SyncCallBase() = default;
+  virtual void invoke(std::stop_token token) = 0;  // runs the body, stores its result; may throw
+};
+
+template <class F, class Args>
+class SyncCall;
+
+template <class F, class... A>
+class SyncCall<F, std::tuple<A...>> final : public SyncCallBase {
+ public:
+  static constexpr bool takes_stop_token = std::is_invocable_v<F, std::stop_token, A...>;
+  using Result = typename std::conditional_t<takes_stop_token, std::invoke_result<F, std::stop_token, A...>,
+                                             std::invoke_result<F, A...>>::type;
+
+  SyncCall(F f, std::tuple<A...> args) : f_(std::move(f)), args_(std::move(args)) {}
+  void invoke(std::stop_token token) override {
+    slot_.fill([&]() -> Result {
+      if constexpr (takes_stop_token) {
+        return std::apply([&](A&... a) -> Result { return std::move(f_)(std::move(token), std::move(a)...); }, args_);
+      } else {
+        return std::apply([&](A&... a) -> Result { return std::move(f_)(std::move(a)...); }, args_);
+      }
+    });
+  }
+  Result take() { return slot_.take(); }
+
+ private:
+  F f_;
+  std::tuple<A...> args_;
+  ResultSlot<Result> slot_;
+};
+
+// Throws std::invalid_argument for an executor together with thread_sensitive.
+void validate(const SyncToAsyncOptions& options);
+// Routes, submits and waits for `call`; returns once its result is stored, else throws.
+void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncOptions& options);
+
+}  // namespace detail
+
+/// SyncToAsync — a blocking callable made callable from fibers. Copyable if F is.
+template <class F>
+class SyncToAsync {
+  static_assert(!is_async_callable_v<F>,
+                "sync_to_async can only be applied to sync functions: this callable is already async "
+                "(a SyncToAsync or mark_async result) - call it directly on the fiber.");
+
+ public:
+  explicit SyncToAsync(F f, SyncToAsyncOptions options = {}) : f_(std::move(f)), options_(options) {
+    detail::validate(options_);
+  }
+
+  /// operator() — runs f(a...) on the routed thread; call it on a fiber.
+  template <class... A>
+  auto operator()(A&&... a) const {
+    using Call = detail::SyncCall<F, std::tuple<std::decay_t<A>...>>;
+    auto call = std::make_shared<Call>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...));
+    detail::run_sync_call(call, options_);
+    return call->take();
+  }
+
+  const SyncToAsyncOptions& options() const noexcept { return options_; }
+
+ private:
+  F f_;
+  SyncToAsyncOptions options_;
+};
+
+/// sync_to_async — SyncToAsync<std::decay_t<F>>(f, options).
+template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
+SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
+  return SyncToAsync<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+/// sync_to_async(options) — the decorator form: returns a callable F -> SyncToAsync<F>.
+/// Validates the options now (std::invalid_argument), as asgiref does at decoration time.
+inline auto sync_to_async(SyncToAsyncOptions options) {
+  detail::validate(options);
+  return [options](auto&& f) { return SyncToAsync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+}
+
+}  // namespace fiberbridge

@@ -1,0 +1,92 @@
+// fiberbridge/task.hpp — Task<R>: the handle of a fiber spawned on a Runtime (asyncio's Task).
+//
+//   fb::Runtime rt;
+//   fb::Task<int> t = rt.spawn([] { return 6 * 7; });
+//   int v = t.get();             // a plain thread parks; a fiber suspends only itself
+//
+// A Task is move-only. Destroying it detaches: the fiber runs on, like an asyncio task that
+// nobody awaits. `get()` consumes the result (like std::future): afterwards the handle is empty.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <stop_token>
+#include <utility>
+
+#include "fiberbridge/detail/task_state.hpp"
+
+namespace fiberbridge {
+
+class Runtime;
+
+template <class R>
+class Task {
+ public:
+  Task() noexcept = default;
+  explicit Task(std::shared_ptr<detail::TaskState<R>> state) noexcept : state_(std::move(state)) {}
+  Task(Task&&) noexcept = default;
+  Task& operator=(Task&&) noexcept = default;
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+
+  /// valid — false for a default-constructed or moved-from Task and after `get()`.
+  bool valid() const noexcept { return state_ != nullptr; }
+
+  /// get — waits for the fiber and returns its result, or rethrows its exception (the same
+  /// object). On a fiber: suspends only this fiber; throws CancelledError if *this* fiber's task
+  /// is stopped meanwhile. On a plain thread: parks the thread and, while parked, runs the
+  /// thread-sensitive work routed to it. Throws std::logic_error on an empty handle.
+  R get() {
+    check_valid("get");
+    state_->wait();
+    auto state = std::move(state_);
+    state->rethrow_if_failed();
+    if constexpr (!std::is_void_v<R>) return std::move(*state->value);
+  }
+
+  /// wait — like get() without consuming the result; does not rethrow the fiber's exception.
+  void wait() {
+    check_valid("wait");
+    state_->wait();
+  }
+
+  /// wait_for — true when the task is ready within `d`; same waiting rules as get().
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) {
+    check_valid("wait_for");
+    const auto now = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::steady_clock::time_point::max() - now;
+    const auto dd = std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+    return state_->wait_until(dd >= limit ? std::chrono::steady_clock::time_point::max() : now + dd);
+  }
+
+  /// ready — true once the fiber has finished (value or exception). False on an empty handle.
+  bool ready() const noexcept { return state_ && state_->ready(); }
+
+  /// request_stop — cooperative cancellation: sticky, idempotent, callable from any thread.
+  /// The fiber sees it through `this_task::stop_requested()` and gets CancelledError at its next
+  /// interruption point (a sync_to_async call, or Task::get/wait/wait_for on a fiber).
+  void request_stop() noexcept {
+    if (state_) state_->request_stop();
+  }
+
+ private:
+  void check_valid(const char* what) const {
+    if (!state_)
+      throw std::logic_error(std::string("Task::") + what +
+                             " on an empty Task (default-constructed, moved from, or get() already called)");
+  }
+  std::shared_ptr<detail::TaskState<R>> state_;
+};
+
+/// this_task — what the current fiber (or sync body) knows about its own cancellation.
+namespace this_task {
+/// stop_requested — true once the current task was stopped (sticky). Also true inside a
+/// sync_to_async body whose awaiting fiber was stopped. False on a plain thread outside any body.
+bool stop_requested() noexcept;
+/// stop_token — the current task's stop token (an empty token on a plain thread).
+std::stop_token stop_token() noexcept;
+}  // namespace this_task
+
+}  // namespace fiberbridge
