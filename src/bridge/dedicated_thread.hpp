@@ -1,0 +1,46 @@
+// bridge/dedicated_thread.hpp — one OS thread that runs sync bodies in order: the process-wide
+// sync thread (routing rule 5) and the thread of each ThreadSensitiveContext (rule 2).
+//
+// Owns: a FIFO of work and a detached thread, started lazily on the first submission (a
+// ThreadSensitiveContext without sync work costs no thread). The queue state is shared with
+// the thread, so retiring never blocks: the thread drains what was accepted, then exits.
+// Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "bridge/sync_executor.hpp"
+
+namespace fiberbridge::detail {
+
+class DedicatedThread final : public SyncExecutor {
+ public:
+  explicit DedicatedThread(std::string name);
+  ~DedicatedThread() override;
+  bool submit(unique_function& work) override;  // throws std::system_error if the thread cannot start
+  bool single_threaded() const noexcept override { return true; }
+  bool started() const;
+  void retire();
+
+  // The process-wide sync thread (created lazily, never destroyed).
+  static std::shared_ptr<DedicatedThread> sync_thread();
+
+ private:
+  struct Shared {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<unique_function> q;
+    bool started = false;
+    bool retired = false;
+  };
+  static void loop(std::shared_ptr<Shared> s, std::string name);
+  std::shared_ptr<Shared> s_;
+  std::string name_;
+};
+
+}  // namespace fiberbridge::detail

@@ -1,0 +1,146 @@
+// bridge/sync_to_async.cpp — the fiber side and the thread side of one sync_to_async call.
+//
+// The fiber builds a CallControl (shared with the thread that runs the body), routes it,
+// and waits on a fiber condition variable: only the fiber suspends. The body runs in a copy
+// of the caller's scope (context copy, routing state plus the rule-4 hold, a stop token that
+// follows the caller's). When the caller's task is stopped the fiber leaves at once with
+// CancelledError and the body runs on detached; it only touches the shared CallControl.
+#include <boost/fiber/condition_variable.hpp>
+
+#include <atomic>
+#include <stdexcept>
+
+#include "bridge/router.hpp"
+#include "context/exec_state.hpp"
+#include "fiberbridge/errors.hpp"
+#include "fiberbridge/runtime.hpp"
+#include "fiberbridge/sync_to_async.hpp"
+
+namespace fiberbridge::detail {
+
+namespace {
+
+struct CallControl {
+  std::shared_ptr<SyncCallBase> call;
+  Scope body_scope;                         // moved onto the body's thread when it starts
+  std::shared_ptr<ContextData> body_context;
+  std::stop_source body_stop;
+  std::shared_ptr<std::atomic<bool>> hold;  // rule 4, when the target is a single thread
+  std::atomic<bool> resubmitting{false};    // a Job destroyed now was refused, not dropped
+
+  std::mutex m;
+  boost::fibers::condition_variable_any cv;
+  bool done = false;
+  std::exception_ptr error;
+
+  void complete(std::exception_ptr e) {
+    if (hold) hold->store(false, std::memory_order_release);
+    std::lock_guard g(m);
+    if (done) return;
+    done = true;
+    error = std::move(e);
+    cv.notify_all();  // under the lock: the fiber cannot leave (and drop its reference) meanwhile
+  }
+};
+
+// The work item handed to an executor. Destroyed without running: the caller gets an error.
+class Job {
+ public:
+  explicit Job(std::shared_ptr<CallControl> ctl) : ctl_(std::move(ctl)) {}
+  Job(Job&&) noexcept = default;
+  Job& operator=(Job&&) = delete;
+  ~Job() {
+    if (ctl_ && !ctl_->resubmitting.load(std::memory_order_acquire))
+      ctl_->complete(std::make_exception_ptr(std::runtime_error(
+          "fiberbridge: the executor destroyed a sync_to_async call without running it")));
+  }
+  void operator()() {
+    std::shared_ptr<CallControl> ctl = std::move(ctl_);
+    std::exception_ptr error;
+    {
+      ScopeSwap swap(std::move(ctl->body_scope));
+      try {
+        ctl->call->invoke(ctl->body_stop.get_token());
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    ctl->complete(std::move(error));
+  }
+
+ private:
+  std::shared_ptr<CallControl> ctl_;
+};
+
+struct ForwardStop {
+  CallControl* ctl;
+  void operator()() noexcept {
+    ctl->body_stop.request_stop();
+    std::lock_guard g(ctl->m);
+    ctl->cv.notify_all();
+  }
+};
+
+}  // namespace
+
+void validate(const SyncToAsyncOptions& options) {
+  if (options.thread_sensitive && options.executor != nullptr)
+    throw std::invalid_argument(
+        "sync_to_async: executor must not be set when thread_sensitive is true (set thread_sensitive = false "
+        "to run on your executor)");
+}
+
+void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncOptions& options) {
+  if (!in_fiber()) throw NotInFiberError();
+  ExecState& state = current_state();  // the fiber's own object: stays valid if the fiber migrates
+  const std::stop_token stop = state.scope.stop;
+  if (stop.stop_requested()) throw CancelledError();
+
+  auto ctl = std::make_shared<CallControl>();
+  ctl->call = call;
+  const std::shared_ptr<const VarMap> before = state.scope.context->snapshot();
+  ctl->body_context = std::make_shared<ContextData>();
+  ctl->body_context->map = before;
+
+  for (;;) {
+    Route route = choose_route(options, state.scope.routing, state.runtime);
+    Scope body;
+    body.context = ctl->body_context;
+    body.routing = state.scope.routing;
+    body.stop = ctl->body_stop.get_token();
+    body.outer_runtime = state.runtime;
+    if (route.holdable()) {
+      ctl->hold = std::make_shared<std::atomic<bool>>(true);
+      body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), ctl->hold, body.routing.holds});
+    } else {
+      ctl->hold.reset();
+    }
+    ctl->body_scope = std::move(body);
+    unique_function job{Job(ctl)};
+    if (submit(route, job)) break;
+    // The frame chain closed between choosing and submitting: the job was not taken.
+    // Disarm it (it would report "dropped") and choose again.
+    ctl->resubmitting.store(true, std::memory_order_release);
+    job = {};
+    ctl->resubmitting.store(false, std::memory_order_release);
+  }
+
+  bool cancelled = false;
+  {
+    std::stop_callback<ForwardStop> on_stop(stop, ForwardStop{ctl.get()});
+    std::unique_lock lk(ctl->m);
+    while (!ctl->done) {
+      if (stop.stop_requested()) {
+        cancelled = true;
+        break;
+      }
+      ctl->cv.wait(lk);
+    }
+  }
+  // Copy-back: what the body changed so far (all of it unless we were cancelled first).
+  copy_back(before, ctl->body_context->snapshot(), *state.scope.context);
+  if (cancelled) throw CancelledError();
+  if (ctl->error) std::rethrow_exception(ctl->error);
+}
+
+}  // namespace fiberbridge::detail

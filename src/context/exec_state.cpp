@@ -1,0 +1,78 @@
+// context/exec_state.cpp — fiber-specific storage of ExecState; see exec_state.hpp.
+#include "context/exec_state.hpp"
+
+#include <boost/fiber/fss.hpp>
+
+#include <algorithm>
+
+namespace fiberbridge::detail {
+
+namespace {
+// Leaked on purpose: fibers and threads may still end during static destruction.
+boost::fibers::fiber_specific_ptr<ExecState>& storage() {
+  static auto* fss = new boost::fibers::fiber_specific_ptr<ExecState>();
+  return *fss;
+}
+}  // namespace
+
+const std::shared_ptr<const void>* VarMap::find(std::uint64_t key) const {
+  auto it = std::lower_bound(entries.begin(), entries.end(), key,
+                             [](const auto& e, std::uint64_t k) { return e.first < k; });
+  if (it == entries.end() || it->first != key) return nullptr;
+  return &it->second;
+}
+
+std::shared_ptr<ContextData> ContextData::copy() const {
+  auto c = std::make_shared<ContextData>();
+  c->map = snapshot();
+  return c;
+}
+
+ExecState& current_state() {
+  auto& fss = storage();
+  ExecState* s = fss.get();
+  if (s == nullptr) {
+    s = new ExecState();
+    s->scope.context = std::make_shared<ContextData>();
+    fss.reset(s);
+  }
+  return *s;
+}
+
+void install_state(ExecState* state) { storage().reset(state); }
+
+void drop_state() { storage().reset(nullptr); }
+
+Scope inherit_scope() {
+  const ExecState& s = current_state();
+  Scope child;
+  child.context = s.scope.context->copy();
+  child.routing = s.scope.routing;
+  return child;
+}
+
+void copy_back(const std::shared_ptr<const VarMap>& before, const std::shared_ptr<const VarMap>& after,
+               ContextData& into) {
+  if (!after || after == before) return;
+  std::lock_guard g(into.m);
+  std::shared_ptr<VarMap> next;
+  for (const auto& [key, value] : after->entries) {
+    const std::shared_ptr<const void>* old = before ? before->find(key) : nullptr;
+    if (old != nullptr && *old == value) continue;  // unchanged by the callee
+    const std::shared_ptr<const void>* cur = (next ? next.get() : into.map.get()) != nullptr
+                                                 ? (next ? next->find(key) : into.map->find(key))
+                                                 : nullptr;
+    if (cur != nullptr && *cur == value) continue;
+    if (!next) next = into.map ? std::make_shared<VarMap>(*into.map) : std::make_shared<VarMap>();
+    auto it = std::lower_bound(next->entries.begin(), next->entries.end(), key,
+                               [](const auto& e, std::uint64_t k) { return e.first < k; });
+    if (it != next->entries.end() && it->first == key) {
+      it->second = value;
+    } else {
+      next->entries.insert(it, {key, value});
+    }
+  }
+  if (next) into.map = std::move(next);
+}
+
+}  // namespace fiberbridge::detail

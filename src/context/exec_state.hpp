@@ -1,0 +1,116 @@
+// context/exec_state.hpp — what every fiber and every OS thread carries: its current context
+// variables, its routing state and its stop token.
+//
+// Owns: `ExecState`, kept in Boost.Fiber fiber-specific storage. On a plain thread that is the
+// storage of the thread's main fiber, so plain threads get one per thread for free; on a
+// runtime fiber it follows the fiber when it migrates (thread_local would not).
+//
+// Invariants:
+//  * `Scope` is the part that travels (asgiref keeps it in contextvars): `spawn` snapshots it
+//    into the child, a sync_to_async body runs in a copy of the caller's, the fiber of an
+//    async_to_sync gets a copy of the calling thread's plus a new frame. A new std::thread
+//    starts with an empty one.
+//  * Running a body on a thread swaps the thread's Scope out and back (`ScopeSwap`); the
+//    thread-critical locals (`tcl`) are never swapped: they belong to the thread or fiber.
+//  * A ContextData's map is immutable; setting a variable replaces the map (copy-on-write)
+//    under the ContextData's mutex, so another thread may read a consistent snapshot (used by
+//    the copy-back after a cancelled call while the body still runs).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace fiberbridge {
+class Runtime;
+}
+
+namespace fiberbridge::detail {
+
+class CurrentThreadExecutor;
+class SyncExecutor;
+
+// An immutable, sorted map from variable key to value.
+struct VarMap {
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<const void>>> entries;
+  const std::shared_ptr<const void>* find(std::uint64_t key) const;
+};
+
+struct ContextData {
+  mutable std::mutex m;
+  std::shared_ptr<const VarMap> map;  // null = empty
+  std::atomic<bool> entered{false};   // Context::run in progress
+
+  std::shared_ptr<const VarMap> snapshot() const {
+    std::lock_guard g(m);
+    return map;
+  }
+  void replace(std::shared_ptr<const VarMap> next) {
+    std::lock_guard g(m);
+    map = std::move(next);
+  }
+  // A new holder sharing this one's snapshot (Python's Context.copy()).
+  std::shared_ptr<ContextData> copy() const;
+};
+
+// Rule-4 bookkeeping: "this call chain holds executor `target` while `active`".
+struct Hold {
+  const SyncExecutor* target;
+  std::shared_ptr<std::atomic<bool>> active;
+  std::shared_ptr<const Hold> next;
+};
+
+struct RoutingState {
+  std::shared_ptr<CurrentThreadExecutor> frame;  // rule 1: nearest async_to_sync frame
+  std::shared_ptr<SyncExecutor> sensitive;       // rule 2: active ThreadSensitiveContext's thread
+  std::shared_ptr<const Hold> holds;             // rule 4
+};
+
+struct Scope {
+  std::shared_ptr<ContextData> context;  // never null once the state exists
+  RoutingState routing;
+  std::stop_token stop;                  // of the task, or of the body's awaiting call
+  Runtime* outer_runtime = nullptr;      // while a sync body runs: the awaiting fiber's runtime
+};
+
+struct ExecState {
+  Scope scope;
+  Runtime* runtime = nullptr;  // set on runtime fibers only
+  std::unordered_map<std::uint64_t, std::shared_ptr<void>> tcl;
+};
+
+// The current fiber's (or plain thread's) state, created empty on first use.
+ExecState& current_state();
+// Installs `state` for the current fiber (takes ownership); used when a runtime fiber starts.
+void install_state(ExecState* state);
+// Frees the current fiber's state now (a fiber does it before reporting completion).
+void drop_state();
+
+// A snapshot of the current scope for a child: same routing, a fresh holder of the same
+// context snapshot (the child's changes never leak back).
+Scope inherit_scope();
+
+// Runs a sync body's scope on this thread for the lifetime of the guard.
+class ScopeSwap {
+ public:
+  explicit ScopeSwap(Scope scope) : state_(current_state()), saved_(std::exchange(state_.scope, std::move(scope))) {}
+  ~ScopeSwap() { state_.scope = std::move(saved_); }
+  ScopeSwap(const ScopeSwap&) = delete;
+  ScopeSwap& operator=(const ScopeSwap&) = delete;
+
+ private:
+  ExecState& state_;
+  Scope saved_;
+};
+
+// Copies every variable of `after` that is new or different from `before` into `into`
+// (asgiref's _restore_context: never removes one).
+void copy_back(const std::shared_ptr<const VarMap>& before, const std::shared_ptr<const VarMap>& after,
+               ContextData& into);
+
+}  // namespace fiberbridge::detail

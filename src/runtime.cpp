@@ -1,0 +1,303 @@
+// runtime.cpp — Runtime: scheduler threads, spawning, the live-fiber registry and shutdown.
+#include <pthread.h>
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/fiber.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "runtime_impl.hpp"
+#include "scheduler/stack_pool.hpp"
+#include "scheduler/work_stealing.hpp"
+
+namespace fiberbridge {
+
+namespace {
+struct WorkerTag {
+  Runtime::Impl* runtime = nullptr;
+  std::size_t index = 0;
+};
+// Which runtime's scheduler thread this is. Read only in short non-suspending functions, never
+// cached across a fiber switch (fibers migrate).
+thread_local WorkerTag tl_worker;
+
+__attribute__((noinline)) WorkerTag current_worker() noexcept { return tl_worker; }
+}  // namespace
+
+class Runtime::Impl {
+ public:
+  struct Launch {
+    std::shared_ptr<detail::TaskStateBase> state;
+    detail::unique_function body;
+    detail::Scope seed;
+    boost::context::stack_context stack;
+  };
+
+  Impl(Runtime& self, RuntimeOptions options)
+      : self_(self),
+        options_(std::move(options)),
+        threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
+        group_(threads_),
+        stacks_(options_.stack_size) {
+    inboxes_.reserve(threads_);
+    for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
+    threads.reserve(threads_);
+    try {
+      for (unsigned i = 0; i < threads_; ++i) threads.emplace_back([this, i] { worker_main(i); });
+    } catch (...) {
+      close_inboxes();
+      for (auto& t : threads) t.join();
+      throw;
+    }
+  }
+
+  ~Impl() { shutdown(); }
+
+  unsigned thread_count() const noexcept { return threads_; }
+
+  void spawn(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
+    const WorkerTag here = current_worker();
+    const bool from_own_fiber = here.runtime == this && in_fiber();
+    Launch launch{std::move(state), std::move(body), std::move(seed), {}};
+    {
+      std::lock_guard g(registry_m_);
+      if (stopping_ && !from_own_fiber)
+        throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
+      launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
+      live_.insert(launch.state.get());
+      if (stopping_) launch.state->request_stop();
+    }
+    if (from_own_fiber) {
+      launch_here(std::move(launch));
+      return;
+    }
+    Inbox& inbox = *inboxes_[next_inbox_.fetch_add(1, std::memory_order_relaxed) % threads_];
+    {
+      std::lock_guard g(inbox.m);
+      inbox.q.push_back(std::move(launch));
+    }
+    inbox.cv.notify_one();
+  }
+
+  void set_loop_owner(std::shared_ptr<detail::CurrentThreadExecutor> f) {
+    std::lock_guard g(registry_m_);
+    loop_owner_ = std::move(f);
+  }
+  std::shared_ptr<detail::CurrentThreadExecutor> loop_owner() {
+    std::lock_guard g(registry_m_);
+    return loop_owner_;
+  }
+
+  // Stops every live fiber and waits for them; called by ~Runtime and at exit for the default
+  // runtime (with a bounded wait). Returns false if fibers are still alive at `give_up`.
+  bool stop_and_wait(std::chrono::steady_clock::time_point give_up) {
+    std::unique_lock lk(registry_m_);
+    stopping_ = true;
+    for (detail::TaskStateBase* s : live_) s->request_stop();
+    auto next_report = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
+    while (!live_.empty()) {
+      const auto until = std::min(next_report, give_up);
+      if (drained_.wait_until(lk, until, [&] { return live_.empty(); })) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= give_up) return false;
+      if (now >= next_report) {
+        std::fprintf(stderr,
+                     "fiberbridge: ~Runtime still waits for %zu fiber(s) that ignore the stop request (blocked on a "
+                     "raw Boost.Fiber primitive or busy)\n",
+                     live_.size());
+        next_report = now + std::chrono::milliseconds(options_.shutdown_grace_ms);
+      }
+    }
+    return true;
+  }
+
+  void shutdown() {
+    if (current_worker().runtime == this) {
+      std::fprintf(stderr,
+                   "fiberbridge: a Runtime was destroyed by one of its own fibers; it cannot wait for itself, so its "
+                   "threads are left running (leaked)\n");
+      for (auto& t : threads) t.detach();
+      return;
+    }
+    stop_and_wait(std::chrono::steady_clock::time_point::max());
+    close_inboxes();
+    for (auto& t : threads) t.join();
+  }
+
+  void abandon() {  // at process exit, when fibers did not finish in time
+    for (auto& t : threads) t.detach();
+  }
+
+  Runtime& self_;
+  std::vector<std::thread> threads;
+
+ private:
+  struct Inbox {
+    std::mutex m;
+    boost::fibers::condition_variable_any cv;
+    std::deque<Launch> q;
+    bool closed = false;
+  };
+
+  void close_inboxes() {
+    for (auto& inbox : inboxes_) {
+      {
+        std::lock_guard g(inbox->m);
+        inbox->closed = true;
+      }
+      inbox->cv.notify_all();
+    }
+  }
+
+  void worker_main(unsigned index) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%.10s-%u", options_.name.c_str(), index);
+    ::pthread_setname_np(::pthread_self(), name);
+    boost::fibers::use_scheduling_algorithm<detail::WorkStealing>(group_, index);
+    tl_worker = WorkerTag{this, index};
+    Inbox& inbox = *inboxes_[index];
+    std::unique_lock lk(inbox.m);
+    for (;;) {
+      inbox.cv.wait(lk, [&] { return !inbox.q.empty() || inbox.closed; });
+      if (inbox.q.empty()) break;  // closed and drained
+      std::deque<Launch> batch;
+      batch.swap(inbox.q);
+      lk.unlock();
+      for (auto& l : batch) launch_here(std::move(l));
+      batch.clear();
+      lk.lock();
+    }
+    tl_worker = WorkerTag{};
+  }
+
+  void launch_here(Launch launch) {
+    auto shared = std::make_shared<Launch>(std::move(launch));
+    try {
+      boost::fibers::fiber f(boost::fibers::launch::post, std::allocator_arg,
+                             detail::PooledStack(stacks_, shared->stack), [this, shared] { run_fiber(*shared); });
+      f.detach();
+    } catch (...) {
+      stacks_.release(shared->stack);
+      shared->state->finish(std::current_exception());
+      unregister(shared->state.get());
+    }
+  }
+
+  void run_fiber(Launch& l) {
+    auto* st = new detail::ExecState();
+    st->scope = std::move(l.seed);
+    if (!st->scope.context) st->scope.context = std::make_shared<detail::ContextData>();
+    st->scope.stop = l.state->stop_token();
+    st->runtime = &self_;
+    detail::install_state(st);
+    std::exception_ptr error;
+    try {
+      l.body();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    l.body = {};
+    detail::drop_state();
+    std::shared_ptr<detail::TaskStateBase> state = std::move(l.state);
+    state->finish(std::move(error));
+    unregister(state.get());
+  }
+
+  void unregister(detail::TaskStateBase* s) {
+    std::lock_guard g(registry_m_);
+    live_.erase(s);
+    if (live_.empty()) drained_.notify_all();
+  }
+
+  RuntimeOptions options_;
+  unsigned threads_;
+  detail::SchedulerGroup group_;
+  detail::StackPool stacks_;
+  std::vector<std::unique_ptr<Inbox>> inboxes_;
+  std::atomic<unsigned> next_inbox_{0};
+
+  std::mutex registry_m_;
+  std::condition_variable drained_;
+  std::unordered_set<detail::TaskStateBase*> live_;
+  bool stopping_ = false;
+  std::shared_ptr<detail::CurrentThreadExecutor> loop_owner_;
+};
+
+Runtime::Runtime() : Runtime(RuntimeOptions{}) {}
+Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(*this, std::move(options))) {}
+Runtime::~Runtime() = default;
+
+Runtime& Runtime::default_runtime() {
+  static Runtime* rt = [] {
+    auto* r = new Runtime(RuntimeOptions{.name = "fb-default"});
+    std::atexit([] {
+      // Bounded: fibers stuck at exit must not hang the process (asgiref 3.6.0 does). Done on a
+      // fresh thread: this thread's Boost.Fiber context is already gone (thread_local
+      // destructors run before atexit handlers), and waking a fiber needs one.
+      auto done = std::make_shared<std::promise<void>>();
+      auto finished = done->get_future();
+      std::thread([done] {
+        Runtime& d = default_runtime();
+        if (d.impl_->stop_and_wait(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
+          d.impl_->shutdown();
+        } else {
+          d.impl_->abandon();
+        }
+        done->set_value();
+      }).detach();
+      (void)finished.wait_for(std::chrono::seconds(3));
+      // Never deleted: late bodies may still refer to it.
+    });
+    return r;
+  }();
+  return *rt;
+}
+
+unsigned Runtime::threads() const noexcept { return impl_->thread_count(); }
+
+void Runtime::spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body) {
+  impl_->spawn(std::move(state), std::move(body), detail::inherit_scope());
+}
+
+bool in_fiber() noexcept {
+  if (current_worker().runtime == nullptr) return false;
+  return detail::current_state().runtime != nullptr;
+}
+
+Runtime* current_runtime() noexcept {
+  if (current_worker().runtime == nullptr) return nullptr;
+  return detail::current_state().runtime;
+}
+
+namespace detail {
+
+Runtime& spawn_runtime() {
+  if (Runtime* rt = current_runtime()) return *rt;
+  return Runtime::default_runtime();
+}
+
+void RuntimeAccess::spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, unique_function body, Scope seed) {
+  rt.impl_->spawn(std::move(state), std::move(body), std::move(seed));
+}
+
+std::shared_ptr<CurrentThreadExecutor> RuntimeAccess::loop_owner(Runtime& rt) { return rt.impl_->loop_owner(); }
+
+void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame) {
+  rt.impl_->set_loop_owner(std::move(frame));
+}
+
+}  // namespace detail
+}  // namespace fiberbridge

@@ -1,0 +1,115 @@
+// scheduler/work_stealing.cpp — see work_stealing.hpp for the invariants.
+#include "scheduler/work_stealing.hpp"
+
+#include <boost/fiber/type.hpp>
+
+namespace fiberbridge::detail {
+
+using boost::fibers::context;
+using boost::fibers::type;
+
+void ReadyQueue::push(context* ctx) {
+  std::lock_guard g(m_);
+  q_.push_back(ctx);
+  size_.store(q_.size(), std::memory_order_relaxed);
+}
+
+context* ReadyQueue::pop() {
+  if (empty()) return nullptr;
+  std::lock_guard g(m_);
+  if (q_.empty()) return nullptr;
+  context* ctx = q_.front();
+  q_.pop_front();
+  size_.store(q_.size(), std::memory_order_relaxed);
+  return ctx;
+}
+
+context* ReadyQueue::steal() {
+  if (empty()) return nullptr;
+  std::lock_guard g(m_);
+  for (auto it = q_.rbegin(); it != q_.rend(); ++it) {
+    context* ctx = *it;
+    if (ctx->is_context(type::pinned_context)) continue;
+    q_.erase(std::next(it).base());
+    size_.store(q_.size(), std::memory_order_relaxed);
+    return ctx;
+  }
+  return nullptr;
+}
+
+void ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lk(m_);
+  parked_.store(true, std::memory_order_release);
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    cv_.wait(lk, [&] { return notified_; });
+  } else {
+    cv_.wait_until(lk, deadline, [&] { return notified_; });
+  }
+  notified_ = false;
+  parked_.store(false, std::memory_order_release);
+}
+
+void ParkingSpot::unpark() {
+  std::lock_guard g(m_);
+  notified_ = true;
+  cv_.notify_one();  // under the lock: the spot may belong to a thread that is about to exit
+}
+
+SchedulerGroup::SchedulerGroup(std::size_t threads) {
+  slots_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) slots_.push_back(std::make_unique<Slot>());
+}
+
+void SchedulerGroup::wake_idle_peer(std::size_t self) {
+  const std::size_t n = slots_.size();
+  for (std::size_t k = 1; k < n; ++k) {
+    std::size_t i = (self + k) % n;
+    if (slots_[i]->spot.parked()) {
+      slots_[i]->spot.unpark();
+      return;
+    }
+  }
+}
+
+void SchedulerGroup::wake_all() {
+  for (auto& s : slots_) s->spot.unpark();
+}
+
+WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
+    : group_(group), index_(index), next_victim_(index + 1) {}
+
+void WorkStealing::awakened(context* ctx) noexcept {
+  const bool pinned = ctx->is_context(type::pinned_context);
+  if (!pinned) ctx->detach();
+  group_.queue(index_).push(ctx);
+  if (!pinned && group_.idle.load(std::memory_order_relaxed) > 0) group_.wake_idle_peer(index_);
+}
+
+context* WorkStealing::pick_next() noexcept {
+  context* ctx = group_.queue(index_).pop();
+  if (ctx == nullptr) ctx = steal();
+  if (ctx != nullptr && !ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
+  return ctx;
+}
+
+context* WorkStealing::steal() noexcept {
+  const std::size_t n = group_.size();
+  for (std::size_t k = 0; k + 1 < n; ++k) {
+    std::size_t victim = next_victim_++ % n;
+    if (victim == index_) victim = next_victim_++ % n;
+    if (context* ctx = group_.queue(victim).steal()) return ctx;
+  }
+  return nullptr;
+}
+
+bool WorkStealing::has_ready_fibers() const noexcept { return !group_.queue(index_).empty(); }
+
+void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept {
+  group_.idle.fetch_add(1, std::memory_order_relaxed);
+  group_.spot(index_).park_until(deadline);
+  group_.idle.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void WorkStealing::notify() noexcept { group_.spot(index_).unpark(); }
+
+}  // namespace fiberbridge::detail

@@ -1,0 +1,99 @@
+// scheduler/work_stealing.hpp — fiberbridge's Boost.Fiber scheduling algorithm.
+//
+// Owns: per-runtime scheduling state (`SchedulerGroup`): one ready queue and one parking spot per
+// scheduler thread. The group lives in the Runtime, not in statics, so several runtimes (and
+// runtimes created again and again) work — Boost's own work_stealing keeps static state.
+//
+// Invariants:
+//  * A worker's queue is pushed only by its own thread (Boost calls `awakened` on the owning
+//    thread; wake-ups from other threads arrive through `schedule_from_remote` + `notify`).
+//  * The owner pops FIFO (a fiber that yields lets the others run first); thieves take from the
+//    back and never take a pinned context (main/dispatcher fibers stay on their thread).
+//  * A ready, unpinned context is detached while queued and attached by whoever picks it.
+//  * An idle thread parks (no spinning forever). `notify()` sets a flag under the parking mutex,
+//    so a notify that races with going to sleep is never lost. When a worker queues a fiber
+//    while a peer sleeps, it wakes one peer so the work can be stolen (Boost's work_stealing
+//    with suspend=true never does, #327).
+//  * Queues and parking spots outlive the threads (owned by the group), so a late thief never
+//    touches a destroyed algorithm.
+#pragma once
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace fiberbridge::detail {
+
+// A ready queue: FIFO for the owner, steal from the back for peers. A mutex, not a lock-free
+// deque: Boost's Chase-Lev deque pops LIFO (a yielding fiber would run again at once) and its
+// stand-alone fences are invisible to TSan.
+class ReadyQueue {
+ public:
+  void push(boost::fibers::context* ctx);
+  boost::fibers::context* pop();
+  boost::fibers::context* steal();  // never returns a pinned context
+  bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
+
+ private:
+  mutable std::mutex m_;
+  std::deque<boost::fibers::context*> q_;
+  std::atomic<std::size_t> size_{0};
+};
+
+// Where an idle scheduler thread sleeps.
+class ParkingSpot {
+ public:
+  void park_until(std::chrono::steady_clock::time_point deadline);
+  void unpark();
+  bool parked() const noexcept { return parked_.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool notified_ = false;
+  std::atomic<bool> parked_{false};
+};
+
+class SchedulerGroup {
+ public:
+  explicit SchedulerGroup(std::size_t threads);
+  std::size_t size() const noexcept { return slots_.size(); }
+  ReadyQueue& queue(std::size_t i) { return slots_[i]->queue; }
+  ParkingSpot& spot(std::size_t i) { return slots_[i]->spot; }
+  void wake_idle_peer(std::size_t self);
+  void wake_all();
+  std::atomic<unsigned> idle{0};
+
+ private:
+  struct Slot {
+    ReadyQueue queue;
+    ParkingSpot spot;
+  };
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+class WorkStealing final : public boost::fibers::algo::algorithm {
+ public:
+  WorkStealing(SchedulerGroup& group, std::size_t index);
+  void awakened(boost::fibers::context* ctx) noexcept override;
+  boost::fibers::context* pick_next() noexcept override;
+  bool has_ready_fibers() const noexcept override;
+  void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override;
+  void notify() noexcept override;
+
+ private:
+  boost::fibers::context* steal() noexcept;
+  SchedulerGroup& group_;
+  std::size_t index_;
+  std::size_t next_victim_;
+};
+
+}  // namespace fiberbridge::detail
