@@ -133,12 +133,24 @@ class Runtime::Impl {
       return;
     }
     stop_and_wait(std::chrono::steady_clock::time_point::max());
+    std::shared_ptr<void> io;
+    {
+      std::lock_guard g(registry_m_);
+      io = std::move(io_);
+    }
+    io.reset();  // after the fibers (their pending operations were cancelled by the stop)
     close_inboxes();
     for (auto& t : threads) t.join();
   }
 
   void abandon() {  // at process exit, when fibers did not finish in time
     for (auto& t : threads) t.detach();
+  }
+
+  std::shared_ptr<void> io_service(std::shared_ptr<void> (*make)(Runtime&)) {
+    std::lock_guard g(registry_m_);
+    if (!io_) io_ = make(self_);
+    return io_;
   }
 
   Runtime& self_;
@@ -234,6 +246,7 @@ class Runtime::Impl {
   std::unordered_set<detail::TaskStateBase*> live_;
   bool stopping_ = false;
   std::shared_ptr<detail::CurrentThreadExecutor> loop_owner_;
+  std::shared_ptr<void> io_;
 };
 
 Runtime::Runtime() : Runtime(RuntimeOptions{}) {}
@@ -297,6 +310,10 @@ std::shared_ptr<CurrentThreadExecutor> RuntimeAccess::loop_owner(Runtime& rt) { 
 
 void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame) {
   rt.impl_->set_loop_owner(std::move(frame));
+}
+
+std::shared_ptr<void> RuntimeAccess::io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&)) {
+  return rt.impl_->io_service(make);
 }
 
 }  // namespace detail

@@ -23,6 +23,9 @@ struct RuntimeAccess {
   // force_new_loop or an AsyncSingleThreadContext), or null.
   static std::shared_ptr<CurrentThreadExecutor> loop_owner(Runtime& rt);
   static void set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame);
+  // The runtime's I/O service slot (see src/asio/): created on first use under the runtime's
+  // lock by `make`, destroyed after every fiber has finished and before the threads exit.
+  static std::shared_ptr<void> io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&));
 };
 
 }  // namespace fiberbridge::detail

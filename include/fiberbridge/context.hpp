@@ -113,10 +113,8 @@ class ContextVar {
 class Context {
  public:
   Context();  ///< an empty context
-  Context(const Context& other);
-  Context& operator=(const Context& other);
-  Context(Context&&) noexcept = default;
-  Context& operator=(Context&&) noexcept = default;
+  Context(const Context& other);             ///< a copy: shares the snapshot, O(1)
+  Context& operator=(const Context& other);  ///< (no move operations: a moved-from Context stays usable)
   ~Context();
 
   /// run — makes this Context current while `f` runs; the changes f makes stay in this object,

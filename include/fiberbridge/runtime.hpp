@@ -18,12 +18,10 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "fiberbridge/detail/unique_function.hpp"
 #include "fiberbridge/task.hpp"
-
-namespace boost::asio {
-class io_context;
-}
 
 namespace fiberbridge {
 
@@ -64,6 +62,11 @@ class Runtime {
 
   /// threads — the number of scheduler threads.
   unsigned threads() const noexcept;
+
+  /// io_executor — the executor of this runtime's Asio I/O context (created on first use).
+  /// With <fiberbridge/asio.hpp>, Asio operations started on a fiber with `use_fiber` suspend
+  /// only that fiber. Callable from any thread.
+  boost::asio::any_io_executor io_executor();
 
   /// spawn — runs f(a...) as a new fiber on this runtime; arguments are decay-copied. The
   /// child gets a snapshot of the caller's context variables and routing state. Callable

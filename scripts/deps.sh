@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# scripts/deps.sh — installs what fiberbridge needs on Debian 12 (when run as root and missing).
+# Boost must be 1.81: the plain libboost-*-dev packages of bookworm are 1.74.
+set -euo pipefail
+pkgs=(cmake g++ make libboost-fiber1.81-dev libboost-context1.81-dev libboost1.81-dev
+      libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev ${FIBERBRIDGE_EXTRA_PKGS:-})
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "fiberbridge: missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "fiberbridge: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
