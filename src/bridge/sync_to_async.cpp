@@ -129,11 +129,14 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   {
     std::stop_callback<ForwardStop> on_stop(stop, ForwardStop{ctl.get()});
     std::unique_lock lk(ctl->m);
-    while (!ctl->done) {
+    // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
+    // this is an interruption point (asgiref re-raises CancelledError when the call is done too).
+    for (;;) {
       if (stop.stop_requested()) {
         cancelled = true;
         break;
       }
+      if (ctl->done) break;
       ctl->cv.wait(lk);
     }
   }
