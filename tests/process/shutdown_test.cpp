@@ -1,0 +1,176 @@
+// tests/process/shutdown_test.cpp — ~Runtime and process exit end in bounded time, whatever the
+// fibers are doing; a body that outlives its runtime drops its result safely. Every scenario
+// runs in a child process with a deadline (asgiref 3.6.0 hangs at interpreter exit here).
+#include <gtest/gtest.h>
+
+#include <fiberbridge/fiberbridge.hpp>
+
+#include <atomic>
+#include <latch>
+#include <memory>
+#include <thread>
+
+#include "child_process.hpp"
+
+namespace fb = fiberbridge;
+using namespace std::chrono_literals;
+using fbtest::run_in_child;
+
+namespace {
+
+// Blocks the calling (sync) thread until `release` is set or 30 s pass.
+void block_until(const std::atomic<bool>& release) {
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+}
+
+TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInSyncToAsync) {
+  auto r = run_in_child(
+      [] {
+        static std::atomic<bool> release{false};
+        std::latch entered(2);
+        std::atomic<int> cancelled{0};
+        {
+          fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+          for (bool sensitive : {true, false}) {
+            rt.spawn([&, sensitive] {
+              try {
+                fb::sync_to_async([&] { entered.count_down(); block_until(release); },
+                                  {.thread_sensitive = sensitive})();
+              } catch (const fb::CancelledError&) {
+                cancelled.fetch_add(1);
+              }
+            });
+          }
+          entered.wait();
+        }  // ~Runtime: both fibers wake with CancelledError; the bodies run on, detached
+        const int code = cancelled.load() == 2 ? 0 : 10 + cancelled.load();
+        release = true;
+        return code;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out) << "~Runtime hung with fibers blocked in sync_to_async";
+  EXPECT_EQ(r.exit_code, 0) << "not every blocked fiber got CancelledError";
+  EXPECT_LT(r.seconds, 10.0);
+}
+
+TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInTaskGet) {
+  auto r = run_in_child(
+      [] {
+        static std::atomic<bool> release{false};
+        std::latch entered(1);
+        std::atomic<int> cancelled{0};
+        {
+          fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
+          rt.spawn([&] {
+            auto inner = fb::spawn([&] {
+              try {
+                fb::sync_to_async([&] { entered.count_down(); block_until(release); })();
+              } catch (const fb::CancelledError&) {
+                cancelled.fetch_add(1);
+                throw;
+              }
+            });
+            try {
+              inner.get();
+            } catch (const fb::CancelledError&) {
+              cancelled.fetch_add(1);
+            }
+          });
+          entered.wait();
+        }
+        release = true;
+        return cancelled.load() == 2 ? 0 : 1;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out) << "~Runtime hung with a fiber blocked in Task::get";
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(Shutdown, RuntimeDestructorWaitsForSleepingFibers) {
+  auto r = run_in_child(
+      [] {
+        std::atomic<bool> woke{false};
+        {
+          fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+          rt.spawn([&] {
+            boost::this_fiber::sleep_for(200ms);
+            woke = true;
+          });
+        }
+        return woke.load() ? 0 : 1;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << "~Runtime returned before a sleeping fiber finished";
+}
+
+TEST(Shutdown, IdleRuntimeIsDestroyedQuickly) {
+  auto r = run_in_child(
+      [] {
+        for (int i = 0; i < 20; ++i) fb::Runtime rt{fb::RuntimeOptions{.threads = 4}};
+        return 0;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 5.0);
+}
+
+TEST(Shutdown, ProcessExitsWhileDefaultRuntimeSyncThreadAndPoolAreBusy) {
+  auto r = run_in_child(
+      [] {
+        static std::atomic<bool> never{false};
+        static std::latch entered(3);
+        fb::spawn([] { fb::sync_to_async([] { entered.count_down(); block_until(never); })(); });
+        fb::spawn([] {
+          fb::sync_to_async([] { entered.count_down(); block_until(never); }, {.thread_sensitive = false})();
+        });
+        fb::spawn([] {
+          try {
+            boost::this_fiber::sleep_for(1h);
+          } catch (...) {
+          }
+        });
+        fb::spawn([] { entered.count_down(); });
+        entered.wait();
+        return 0;  // exit() with all of that still running
+      },
+      30s);
+  ASSERT_FALSE(r.timed_out) << "the process hung at exit";
+  EXPECT_TRUE(r.exited) << "crashed at exit, signal " << r.signal;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 15.0);
+}
+
+TEST(Shutdown, BodyFinishingAfterItsRuntimeIsGoneDropsItsResultSafely) {
+  auto r = run_in_child(
+      [] {
+        static std::atomic<bool> release{false};
+        static std::atomic<bool> body_done{false};
+        std::latch entered(1);
+        {
+          fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
+          rt.spawn([&] {
+            return fb::sync_to_async([&] {
+              entered.count_down();
+              block_until(release);
+              body_done = true;
+              return std::make_shared<std::string>("result nobody reads");
+            })();
+          });
+          entered.wait();
+        }
+        release = true;
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (!body_done && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(50ms);  // let the body's thread finish delivering into the void
+        return body_done ? 0 : 1;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.exited) << "crashed, signal " << r.signal;
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+}  // namespace
