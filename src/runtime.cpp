@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime_impl.hpp"
+#include "scheduler/stack_guard.hpp"
 #include "scheduler/stack_pool.hpp"
 #include "scheduler/work_stealing.hpp"
 
@@ -178,6 +179,7 @@ class Runtime::Impl {
     char name[16];
     std::snprintf(name, sizeof name, "%.10s-%u", options_.name.c_str(), index);
     ::pthread_setname_np(::pthread_self(), name);
+    detail::install_stack_guard_reporting(stacks_.stack_size());
     boost::fibers::use_scheduling_algorithm<detail::WorkStealing>(group_, index);
     tl_worker = WorkerTag{this, index};
     Inbox& inbox = *inboxes_[index];
@@ -193,6 +195,7 @@ class Runtime::Impl {
       lk.lock();
     }
     tl_worker = WorkerTag{};
+    detail::remove_stack_guard_reporting();
   }
 
   void launch_here(Launch launch) {

@@ -81,8 +81,16 @@ WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
 void WorkStealing::awakened(context* ctx) noexcept {
   const bool pinned = ctx->is_context(type::pinned_context);
   if (!pinned) ctx->detach();
-  group_.queue(index_).push(ctx);
-  if (!pinned && group_.idle.load(std::memory_order_relaxed) > 0) group_.wake_idle_peer(index_);
+  ReadyQueue& q = group_.queue(index_);
+  const bool had_work = !q.empty();
+  q.push(ctx);
+  // Wake an idle peer only for surplus work: when the dispatcher queues the one fiber it is
+  // about to run (a remote wake-up, a timer) or a fiber yields, nobody else is needed, and a
+  // needless wake costs a futex call here and a trip through the peer's dispatcher.
+  if (pinned || group_.idle.load(std::memory_order_relaxed) == 0) return;
+  context* active = context::active();
+  const bool dispatcher = active->is_context(type::dispatcher_context);
+  if (had_work || (!dispatcher && active != ctx)) group_.wake_idle_peer(index_);
 }
 
 context* WorkStealing::pick_next() noexcept {

@@ -80,8 +80,11 @@ TEST(Faults, StackOverflowHitsTheGuardPageAndCrashesLoudly) {
       },
       20s);
   ASSERT_FALSE(r.timed_out);
-  EXPECT_FALSE(r.exited) << "a 1 GiB recursion on a 16 KiB fiber stack returned normally";
-  EXPECT_EQ(r.signal, SIGSEGV);
+  EXPECT_FALSE(r.exited && r.exit_code == 0) << "a 1 GiB recursion on a 16 KiB fiber stack returned normally";
+  // Our report, or the sanitizer's own (a sanitizer build keeps its SIGSEGV handler).
+  const bool reported = r.stderr_text.find("fiber stack overflow") != std::string::npos ||
+                        r.stderr_text.find("Sanitizer") != std::string::npos;
+  EXPECT_TRUE(reported) << r.stderr_text;
 }
 
 }  // namespace
