@@ -11,6 +11,7 @@
 // primitives (mutex, condition_variable, channels, this_fiber::yield/sleep_for) directly.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ struct RuntimeOptions {
   std::size_t stack_size = 64 * 1024;
   /// Prefix of the scheduler threads' names (as shown by top/gdb), at most 10 characters used.
   std::string name = "fb-worker";
+  /// Idle policy: how long an idle scheduler thread may spin before it parks, at most. The
+  /// actual spin adapts to recent wake-up latencies and is skipped when the waker shares our
+  /// CPU. 0 = never spin. Negative = the process default (FIBERBRIDGE_MAX_SPIN_NS, else 20 µs).
+  std::chrono::nanoseconds max_spin{-1};
   /// ~Runtime prints to stderr how many fibers it still waits for after this grace period
   /// (fibers blocked forever on a raw Boost.Fiber primitive are the user's bug).
   unsigned shutdown_grace_ms = 5000;

@@ -15,8 +15,8 @@ bool CurrentThreadExecutor::submit(unique_function& work) {
     std::lock_guard g(m_);
     if (closed_) return false;
     q_.push_back(std::move(work));
-    cv_.notify_one();  // under the lock: the frame may close and be freed right after
   }
+  parker_.unpark();  // the submitter holds a reference to this frame: it cannot be freed meanwhile
   return true;
 }
 
@@ -43,37 +43,34 @@ bool CurrentThreadExecutor::run_until(const std::function<bool()>& done,
     ~Restore() { tl_serving = outer; }
   } restore{outer};
 
-  std::unique_lock lk(m_);
   for (;;) {
-    if (!q_.empty()) {
-      unique_function work = std::move(q_.front());
-      q_.pop_front();
-      lk.unlock();
-      work();
-      work = {};  // destroy the item (and what it owns) before taking the lock again
-      lk.lock();
-      continue;
-    }
-    if (done()) {
-      if (close_when_done) closed_ = true;
-      return true;
-    }
-    if (deadline == std::chrono::steady_clock::time_point::max()) {
-      cv_.wait(lk);
-    } else if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && q_.empty()) {
-      if (done()) {
+    unique_function work;
+    {
+      std::lock_guard g(m_);
+      if (!q_.empty()) {
+        work = std::move(q_.front());
+        q_.pop_front();
+      } else if (done()) {
         if (close_when_done) closed_ = true;
         return true;
       }
-      return false;
+    }
+    if (work) {
+      work();
+      continue;
+    }
+    if (!parker_.park_until(deadline) && std::chrono::steady_clock::now() >= deadline) {
+      std::lock_guard g(m_);
+      if (q_.empty() && done()) {
+        if (close_when_done) closed_ = true;
+        return true;
+      }
+      if (q_.empty()) return false;
     }
   }
 }
 
-void CurrentThreadExecutor::wake() {
-  std::lock_guard g(m_);
-  cv_.notify_all();
-}
+void CurrentThreadExecutor::wake() { parker_.unpark(); }
 
 bool CurrentThreadExecutor::closed() const {
   std::lock_guard g(m_);

@@ -14,7 +14,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -22,6 +21,7 @@
 #include <thread>
 
 #include "bridge/sync_executor.hpp"
+#include "detail/parker.hpp"
 
 namespace fiberbridge::detail {
 
@@ -49,7 +49,7 @@ class CurrentThreadExecutor final : public SyncExecutor,
 
  private:
   mutable std::mutex m_;
-  std::condition_variable cv_;
+  Parker parker_;  // the owning thread waits here
   std::deque<unique_function> q_;
   bool closed_ = false;
   std::shared_ptr<CurrentThreadExecutor> parent_;

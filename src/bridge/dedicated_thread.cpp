@@ -10,14 +10,16 @@ DedicatedThread::DedicatedThread(std::string name) : s_(std::make_shared<Shared>
 DedicatedThread::~DedicatedThread() { retire(); }
 
 bool DedicatedThread::submit(unique_function& work) {
-  std::lock_guard g(s_->m);
-  if (s_->retired) return false;
-  if (!s_->started) {
-    std::thread(&DedicatedThread::loop, s_, name_).detach();  // std::system_error leaves `work` untouched
-    s_->started = true;
+  {
+    std::lock_guard g(s_->m);
+    if (s_->retired) return false;
+    if (!s_->started) {
+      std::thread(&DedicatedThread::loop, s_, name_).detach();  // std::system_error leaves `work` untouched
+      s_->started = true;
+    }
+    s_->q.push_back(std::move(work));
   }
-  s_->q.push_back(std::move(work));
-  s_->cv.notify_one();
+  s_->parker.unpark();
   return true;
 }
 
@@ -27,23 +29,31 @@ bool DedicatedThread::started() const {
 }
 
 void DedicatedThread::retire() {
-  std::lock_guard g(s_->m);
-  s_->retired = true;
-  s_->cv.notify_all();
+  {
+    std::lock_guard g(s_->m);
+    s_->retired = true;
+  }
+  s_->parker.unpark();
 }
 
 void DedicatedThread::loop(std::shared_ptr<Shared> s, std::string name) {
   ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
-  std::unique_lock lk(s->m);
   for (;;) {
-    s->cv.wait(lk, [&] { return !s->q.empty() || s->retired; });
-    if (s->q.empty()) return;
-    unique_function work = std::move(s->q.front());
-    s->q.pop_front();
-    lk.unlock();
-    work();
-    work = {};
-    lk.lock();
+    unique_function work;
+    {
+      std::lock_guard g(s->m);
+      if (!s->q.empty()) {
+        work = std::move(s->q.front());
+        s->q.pop_front();
+      } else if (s->retired) {
+        return;
+      }
+    }
+    if (work) {
+      work();
+    } else {
+      s->parker.park();  // a submit between the check and here leaves the parker notified
+    }
   }
 }
 

@@ -7,7 +7,6 @@
 // Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "bridge/sync_executor.hpp"
+#include "detail/parker.hpp"
 
 namespace fiberbridge::detail {
 
@@ -33,7 +33,7 @@ class DedicatedThread final : public SyncExecutor {
  private:
   struct Shared {
     std::mutex m;
-    std::condition_variable cv;
+    Parker parker;  // the thread waits here for work
     std::deque<unique_function> q;
     bool started = false;
     bool retired = false;

@@ -38,26 +38,17 @@ context* ReadyQueue::steal() {
 }
 
 void ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lk(m_);
   parked_.store(true, std::memory_order_release);
-  if (deadline == std::chrono::steady_clock::time_point::max()) {
-    cv_.wait(lk, [&] { return notified_; });
-  } else {
-    cv_.wait_until(lk, deadline, [&] { return notified_; });
-  }
-  notified_ = false;
+  (void)parker_.park_until(deadline);
   parked_.store(false, std::memory_order_release);
 }
 
-void ParkingSpot::unpark() {
-  std::lock_guard g(m_);
-  notified_ = true;
-  cv_.notify_one();  // under the lock: the spot may belong to a thread that is about to exit
-}
-
-SchedulerGroup::SchedulerGroup(std::size_t threads) {
+SchedulerGroup::SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin) {
   slots_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) slots_.push_back(std::make_unique<Slot>());
+  for (std::size_t i = 0; i < threads; ++i) {
+    slots_.push_back(std::make_unique<Slot>());
+    slots_.back()->spot.set_max_spin(max_spin);
+  }
 }
 
 void SchedulerGroup::wake_idle_peer(std::size_t self) {

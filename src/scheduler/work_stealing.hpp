@@ -23,12 +23,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "detail/parker.hpp"
 
 namespace fiberbridge::detail {
 
@@ -48,23 +49,22 @@ class ReadyQueue {
   std::atomic<std::size_t> size_{0};
 };
 
-// Where an idle scheduler thread sleeps.
+// Where an idle scheduler thread waits (spin-then-park, see detail/parker.hpp).
 class ParkingSpot {
  public:
   void park_until(std::chrono::steady_clock::time_point deadline);
-  void unpark();
+  void unpark() noexcept { parker_.unpark(); }
   bool parked() const noexcept { return parked_.load(std::memory_order_acquire); }
+  void set_max_spin(std::chrono::nanoseconds max_spin) noexcept { parker_.set_max_spin(max_spin); }
 
  private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool notified_ = false;
+  Parker parker_;
   std::atomic<bool> parked_{false};
 };
 
 class SchedulerGroup {
  public:
-  explicit SchedulerGroup(std::size_t threads);
+  SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin);
   std::size_t size() const noexcept { return slots_.size(); }
   ReadyQueue& queue(std::size_t i) { return slots_[i]->queue; }
   ParkingSpot& spot(std::size_t i) { return slots_[i]->spot; }
