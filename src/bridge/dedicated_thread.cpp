@@ -28,6 +28,11 @@ bool DedicatedThread::started() const {
   return s_->started;
 }
 
+bool DedicatedThread::accepting() const noexcept {
+  std::lock_guard g(s_->m);
+  return !s_->retired;
+}
+
 void DedicatedThread::retire() {
   {
     std::lock_guard g(s_->m);

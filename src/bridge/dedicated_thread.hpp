@@ -25,6 +25,7 @@ class DedicatedThread final : public SyncExecutor {
   bool submit(unique_function& work) override;  // throws std::system_error if the thread cannot start
   bool single_threaded() const noexcept override { return true; }
   bool started() const;
+  bool accepting() const noexcept override;
   void retire();
 
   // The process-wide sync thread (created lazily, never destroyed).

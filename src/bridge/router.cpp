@@ -36,7 +36,9 @@ Route choose_route(const SyncToAsyncOptions& options, const RoutingState& routin
     r.frame = routing.frame;
     return r;
   }
-  if (routing.sensitive) {  // rule 2
+  // Rule 2. A fiber that outlives its ThreadSensitiveContext keeps a reference to the retired
+  // thread; like asgiref (whose executor map no longer has the context), it routes on.
+  if (routing.sensitive && routing.sensitive->accepting()) {  // rule 2
     check_hold(routing, routing.sensitive.get());
     r.executor = routing.sensitive;
     return r;
@@ -65,9 +67,7 @@ bool submit(Route& route, unique_function& work) {
     });
     return true;
   }
-  if (!route.executor->submit(work))
-    throw std::runtime_error("fiberbridge: the thread chosen for this sync_to_async call has shut down");
-  return true;
+  return route.executor->submit(work);  // false: retired meanwhile, choose again
 }
 
 }  // namespace fiberbridge::detail

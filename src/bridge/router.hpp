@@ -31,8 +31,8 @@ struct Route {
 // runtime `runtime`. Throws WouldDeadlockError (rule 4).
 Route choose_route(const SyncToAsyncOptions& options, const RoutingState& routing, Runtime* runtime);
 
-// Submits `work` to `route`. Returns false when the chosen frame chain has closed meanwhile
-// (choose again); throws what the executor throws (then `work` was not taken, or was dropped).
+// Submits `work` to `route`. Returns false when the chosen frame chain closed, or the chosen
+// thread retired, meanwhile (choose again); throws what the executor throws (then `work` was not taken, or was dropped).
 bool submit(Route& route, unique_function& work);
 
 }  // namespace fiberbridge::detail

@@ -16,6 +16,8 @@ class SyncExecutor {
   virtual bool submit(unique_function& work) = 0;
   // True for executors that run one body at a time and can therefore be held (rule 4).
   virtual bool single_threaded() const noexcept { return false; }
+  // False once the executor has shut down for good (a finished ThreadSensitiveContext).
+  virtual bool accepting() const noexcept { return true; }
 };
 
 }  // namespace fiberbridge::detail
