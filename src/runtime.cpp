@@ -201,6 +201,7 @@ class Runtime::Impl {
   void launch_here(Launch launch) {
     auto shared = std::make_shared<Launch>(std::move(launch));
     try {
+      detail::LaunchGuard no_steal_until_detached;
       boost::fibers::fiber f(boost::fibers::launch::post, std::allocator_arg,
                              detail::PooledStack(stacks_, shared->stack), [this, shared] { run_fiber(*shared); });
       f.detach();

@@ -1,17 +1,34 @@
 // context/exec_state.cpp — fiber-specific storage of ExecState; see exec_state.hpp.
 #include "context/exec_state.hpp"
 
+#include <boost/fiber/context.hpp>
 #include <boost/fiber/fss.hpp>
+#include <boost/fiber/type.hpp>
 
 #include <algorithm>
 
 namespace fiberbridge::detail {
 
 namespace {
-// Leaked on purpose: fibers and threads may still end during static destruction.
+// Fibers keep their state in fiber-specific storage (it follows them when they migrate).
+// Leaked on purpose: fibers may still end during static destruction.
 boost::fibers::fiber_specific_ptr<ExecState>& storage() {
   static auto* fss = new boost::fibers::fiber_specific_ptr<ExecState>();
   return *fss;
+}
+
+// A plain thread (its main context never migrates) keeps its state in a thread_local, which is
+// freed when the thread exits (Boost does not free the main context's fiber-specific data).
+thread_local std::unique_ptr<ExecState> tl_thread_state;
+
+__attribute__((noinline)) bool on_main_context() noexcept {
+  return boost::fibers::context::active()->is_context(boost::fibers::type::main_context);
+}
+
+ExecState* make_state() {
+  auto* s = new ExecState();
+  s->scope.context = std::make_shared<ContextData>();
+  return s;
 }
 }  // namespace
 
@@ -29,11 +46,14 @@ std::shared_ptr<ContextData> ContextData::copy() const {
 }
 
 ExecState& current_state() {
+  if (on_main_context()) {
+    if (!tl_thread_state) tl_thread_state.reset(make_state());
+    return *tl_thread_state;
+  }
   auto& fss = storage();
   ExecState* s = fss.get();
   if (s == nullptr) {
-    s = new ExecState();
-    s->scope.context = std::make_shared<ContextData>();
+    s = make_state();
     fss.reset(s);
   }
   return *s;

@@ -24,9 +24,15 @@ context* ReadyQueue::pop() {
   return ctx;
 }
 
+void ReadyQueue::hold(bool on) {
+  std::lock_guard g(m_);
+  held_ = on;
+}
+
 context* ReadyQueue::steal() {
   if (empty()) return nullptr;
   std::lock_guard g(m_);
+  if (held_) return nullptr;
   for (auto it = q_.rbegin(); it != q_.rend(); ++it) {
     context* ctx = *it;
     if (ctx->is_context(type::pinned_context)) continue;
@@ -66,8 +72,24 @@ void SchedulerGroup::wake_all() {
   for (auto& s : slots_) s->spot.unpark();
 }
 
+namespace {
+// The queue of the algorithm running on this thread. Plain scheduler-thread state, read only in
+// non-suspending code.
+thread_local ReadyQueue* tl_queue = nullptr;
+}  // namespace
+
+LaunchGuard::LaunchGuard() noexcept : queue_(tl_queue) {
+  if (queue_ != nullptr) queue_->hold(true);
+}
+
+LaunchGuard::~LaunchGuard() {
+  if (queue_ != nullptr) queue_->hold(false);
+}
+
 WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
-    : group_(group), index_(index), next_victim_(index + 1) {}
+    : group_(group), index_(index), next_victim_(index + 1) {
+  tl_queue = &group_.queue(index_);
+}
 
 void WorkStealing::awakened(context* ctx) noexcept {
   const bool pinned = ctx->is_context(type::pinned_context);

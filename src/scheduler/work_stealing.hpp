@@ -42,9 +42,12 @@ class ReadyQueue {
   boost::fibers::context* pop();
   boost::fibers::context* steal();  // never returns a pinned context
   bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
+  // While held, thieves skip this queue (see LaunchGuard).
+  void hold(bool on);
 
  private:
   mutable std::mutex m_;
+  bool held_ = false;
   std::deque<boost::fibers::context*> q_;
   std::atomic<std::size_t> size_{0};
 };
@@ -78,6 +81,22 @@ class SchedulerGroup {
     ParkingSpot spot;
   };
   std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+// Spawning a fiber in place: boost::fibers::fiber's constructor queues the new fiber before the
+// spawner can detach it. If a thief ran it to completion meanwhile, two threads would drop the
+// last two references to its context at once, synchronised inside Boost only by a stand-alone
+// fence that ThreadSanitizer cannot see. Holding the spawner's queue closes that window (the
+// new fiber cannot run before it is detached) and keeps TSan reports meaningful.
+class LaunchGuard {
+ public:
+  LaunchGuard() noexcept;   // on a scheduler thread of a fiberbridge runtime
+  ~LaunchGuard();
+  LaunchGuard(const LaunchGuard&) = delete;
+  LaunchGuard& operator=(const LaunchGuard&) = delete;
+
+ private:
+  ReadyQueue* queue_;
 };
 
 class WorkStealing final : public boost::fibers::algo::algorithm {
