@@ -86,10 +86,8 @@ class Runtime::Impl {
       return;
     }
     Inbox& inbox = *inboxes_[next_inbox_.fetch_add(1, std::memory_order_relaxed) % threads_];
-    {
-      std::lock_guard g(inbox.m);
-      inbox.q.push_back(std::move(launch));
-    }
+    std::lock_guard g(inbox.m);  // notify under the lock, as in close_inboxes()
+    inbox.q.push_back(std::move(launch));
     inbox.cv.notify_one();
   }
 
@@ -167,10 +165,11 @@ class Runtime::Impl {
 
   void close_inboxes() {
     for (auto& inbox : inboxes_) {
-      {
-        std::lock_guard g(inbox->m);
-        inbox->closed = true;
-      }
+      // Notify under the lock: Boost's notify() touches the worker's scheduler after making the
+      // worker runnable; holding the inbox mutex keeps the worker from exiting (and freeing its
+      // scheduler) until notify() has returned. Found by TSan.
+      std::lock_guard g(inbox->m);
+      inbox->closed = true;
       inbox->cv.notify_all();
     }
   }

@@ -41,7 +41,7 @@ class Task {
     check_valid("get");
     state_->wait();
     auto state = std::move(state_);
-    state->rethrow_if_failed();
+    if (auto error = state->take_error()) std::rethrow_exception(std::move(error));
     if constexpr (!std::is_void_v<R>) return std::move(*state->value);
   }
 

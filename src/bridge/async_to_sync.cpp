@@ -76,7 +76,7 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   copy_back(before, fiber_context->snapshot(), *state.scope.context);
   if (private_loop) RuntimeAccess::set_loop_owner(*target, previous_owner);
   fresh.reset();  // like asyncio.run: stops and joins the fibers the call left behind
-  task->rethrow_if_failed();
+  if (auto error = task->take_error()) std::rethrow_exception(std::move(error));
 }
 
 }  // namespace fiberbridge::detail

@@ -126,6 +126,7 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   }
 
   bool cancelled = false;
+  std::exception_ptr error;
   {
     std::stop_callback<ForwardStop> on_stop(stop, ForwardStop{ctl.get()});
     std::unique_lock lk(ctl->m);
@@ -136,14 +137,17 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
         cancelled = true;
         break;
       }
-      if (ctl->done) break;
+      if (ctl->done) {
+        error = std::move(ctl->error);  // the consumer drops the last reference, on its own thread
+        break;
+      }
       ctl->cv.wait(lk);
     }
   }
   // Copy-back: what the body changed so far (all of it unless we were cancelled first).
   copy_back(before, ctl->body_context->snapshot(), *state.scope.context);
   if (cancelled) throw CancelledError();
-  if (ctl->error) std::rethrow_exception(ctl->error);
+  if (error) std::rethrow_exception(std::move(error));
 }
 
 }  // namespace fiberbridge::detail

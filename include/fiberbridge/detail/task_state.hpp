@@ -47,6 +47,11 @@ class TaskStateBase {
     if (error_) std::rethrow_exception(error_);
   }
   std::exception_ptr error() const noexcept { return error_; }
+  // Moves the exception out, so the consumer drops the last reference to it (on its own thread).
+  std::exception_ptr take_error() noexcept {
+    std::lock_guard g(m_);
+    return std::move(error_);
+  }
 
   void request_stop() noexcept { stop_.request_stop(); }
   std::stop_token stop_token() const noexcept { return stop_.get_token(); }
