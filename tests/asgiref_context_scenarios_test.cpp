@@ -228,74 +228,82 @@ TEST_P(ContextScenario, TenThousandFibersKeepTheirOwnValues) {
 // Cancellation: the waiting fiber leaves at once with CancelledError while the body is blocked;
 // a body taking std::stop_token sees the stop; context changes made before release come back.
 TEST_P(ContextScenario, StopReleasesTheFiberAndReachesAStopAwareBody) {
-  std::latch body_started(1);
-  std::atomic<bool> body_saw_stop{false};
-  std::atomic<bool> release_plain{false};
-  auto t = rt.spawn([&] {
+  // Shared with the bodies, which run on detached and may outlive this test's frame.
+  struct Shared {
+    std::latch body_started{1};
+    std::atomic<bool> body_saw_stop{false};
+    std::atomic<bool> release_plain{false};
+  };
+  auto shared = std::make_shared<Shared>();
+  auto t = rt.spawn([shared] {
     try {
-      fb::sync_to_async([&](std::stop_token st) {
+      fb::sync_to_async([shared](std::stop_token st) {
         foo.set("set before the stop");
-        body_started.count_down();
+        shared->body_started.count_down();
         const auto until = std::chrono::steady_clock::now() + kDeadline;
         while (!st.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-        body_saw_stop = st.stop_requested();
+        shared->body_saw_stop = st.stop_requested();
       })();
       return std::string("returned");
     } catch (const fb::CancelledError&) {
       return "cancelled:" + foo.value_or("");
     }
   });
-  auto blocked = rt.spawn([&] {  // a body that ignores stops: runs on, detached
-    fb::sync_to_async([&] {
-      while (!release_plain) std::this_thread::sleep_for(1ms);
+  auto blocked = rt.spawn([shared] {  // a body that ignores stops: runs on, detached
+    fb::sync_to_async([shared] {
+      while (!shared->release_plain) std::this_thread::sleep_for(1ms);
     }, {.thread_sensitive = false})();
   });
-  body_started.wait();
+  shared->body_started.wait();
   t.request_stop();
   t.request_stop();  // idempotent
   EXPECT_EQ(get_within(t, "cancel"), "cancelled:set before the stop");
   blocked.request_stop();
   EXPECT_THROW(get_within(blocked, "cancel detached"), fb::CancelledError);
-  release_plain = true;
+  shared->release_plain = true;
   const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (!body_saw_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(body_saw_stop.load());
+  while (!shared->body_saw_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(shared->body_saw_stop.load());
 }
 
 // #48-style: a stop reaches the fiber of an async_to_sync nested in the awaited body; the inner
 // fiber may absorb it and finish normally; the outer fiber still gets CancelledError.
 TEST_P(ContextScenario, StopPropagatesIntoANestedAsyncToSyncFiber) {
-  std::latch inner_waiting(1);
-  std::atomic<bool> inner_saw_stop{false};
-  std::atomic<bool> inner_finished_normally{false};
-  auto t = rt.spawn([&] {
-    fb::sync_to_async([&] {
-      fb::async_to_sync([&] {
-        inner_waiting.count_down();
+  struct Shared {
+    std::latch inner_waiting{1};
+    std::atomic<bool> inner_saw_stop{false};
+    std::atomic<bool> inner_finished_normally{false};
+  };
+  auto sh = std::make_shared<Shared>();  // the inner fiber outlives the cancelled outer one
+  auto t = rt.spawn([sh] {
+    fb::sync_to_async([sh] {
+      fb::async_to_sync([sh] {
+        sh->inner_waiting.count_down();
         const auto until = std::chrono::steady_clock::now() + kDeadline;
         while (!fb::this_task::stop_requested() && std::chrono::steady_clock::now() < until)
           boost::this_fiber::sleep_for(1ms);
-        inner_saw_stop = fb::this_task::stop_requested();
-        inner_finished_normally = true;  // absorbed
+        sh->inner_saw_stop = fb::this_task::stop_requested();
+        sh->inner_finished_normally = true;  // absorbed
       })();
     })();
   });
-  inner_waiting.wait();
+  sh->inner_waiting.wait();
   t.request_stop();
   EXPECT_THROW(get_within(t, "#48"), fb::CancelledError);
   const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (!inner_finished_normally && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(inner_saw_stop.load());
-  EXPECT_TRUE(inner_finished_normally.load());
+  while (!sh->inner_finished_normally && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(sh->inner_saw_stop.load());
+  EXPECT_TRUE(sh->inner_finished_normally.load());
 }
 
 // Fiber code may catch CancelledError and finish normally; that result is what get() returns.
 TEST_P(ContextScenario, AbsorbedCancellationYieldsTheFibersResult) {
-  std::latch started(1);
-  auto t = rt.spawn([&] {
+  auto started_ptr = std::make_shared<std::latch>(1);
+  std::latch& started = *started_ptr;
+  auto t = rt.spawn([started_ptr] {
     try {
-      fb::sync_to_async([&](std::stop_token st) {
-        started.count_down();
+      fb::sync_to_async([started_ptr](std::stop_token st) {
+        started_ptr->count_down();
         while (!st.stop_requested()) std::this_thread::sleep_for(1ms);
       })();
     } catch (const fb::CancelledError&) {
@@ -310,10 +318,11 @@ TEST_P(ContextScenario, AbsorbedCancellationYieldsTheFibersResult) {
 
 // wait_for times out on a plain thread and on a fiber.
 TEST_P(ContextScenario, WaitForTimesOutOnThreadsAndFibers) {
-  std::atomic<bool> release{false};
-  auto slow = rt.spawn([&] {
-    fb::sync_to_async([&] {
-      while (!release) std::this_thread::sleep_for(1ms);
+  auto release_ptr = std::make_shared<std::atomic<bool>>(false);
+  std::atomic<bool>& release = *release_ptr;
+  auto slow = rt.spawn([release_ptr] {
+    fb::sync_to_async([release_ptr] {
+      while (!*release_ptr) std::this_thread::sleep_for(1ms);
     }, {.thread_sensitive = false})();
   });
   EXPECT_FALSE(slow.wait_for(10ms));

@@ -32,7 +32,7 @@ TEST(Faults, SpawnWhoseStackCannotBeAllocatedThrowsBadAllocAndTheRuntimeStaysUsa
       },
       20s);
   ASSERT_FALSE(r.timed_out);
-  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
 }
 
 TEST(Faults, BlockingPoolThreadCreationFailureReachesTheCallingFiber) {
@@ -63,7 +63,7 @@ TEST(Faults, BlockingPoolThreadCreationFailureReachesTheCallingFiber) {
       },
       20s);
   ASSERT_FALSE(r.timed_out) << "a failed thread creation left the fiber waiting";
-  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
 }
 
 int deep(int n) {
