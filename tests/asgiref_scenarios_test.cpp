@@ -192,6 +192,29 @@ TEST_P(AsgirefScenario, SeparateThreadSensitiveContextsRunInParallel) {
   EXPECT_NE(get_within(a, "#59 a"), get_within(b, "#59 b"));
 }
 
+// #35 test_thread_sensitive_context_exit_does_not_block_event_loop: a fiber whose context thread
+// is parked in async_to_sync is cancelled; leaving the context waits for that thread without
+// blocking the scheduler (another fiber still runs), and the stop reaches the inner fiber.
+TEST_P(AsgirefScenario, ThreadSensitiveContextExitDoesNotBlockTheScheduler) {
+  auto inner_started = std::make_shared<std::latch>(1);
+  auto t = rt.spawn([inner_started] {
+    fb::ThreadSensitiveContext scope;
+    fb::sync_to_async([inner_started] {
+      fb::async_to_sync([inner_started] {
+        inner_started->count_down();
+        const auto until = std::chrono::steady_clock::now() + kDeadline;
+        while (!fb::this_task::stop_requested() && std::chrono::steady_clock::now() < until)
+          boost::this_fiber::sleep_for(1ms);
+      })();
+    })();
+  });
+  inner_started->wait();
+  t.request_stop();
+  auto other = rt.spawn([] { return 1; });
+  EXPECT_EQ(get_within(other, "#35 other fiber"), 1);
+  EXPECT_THROW(get_within(t, "#35"), fb::CancelledError);
+}
+
 // #37 test_thread_sensitive_double_nested_sync: a2s -> s2a -> a2s -> s2a from a plain thread; the
 // innermost body runs on that thread.
 TEST_P(AsgirefScenario, DoubleNestedFromSyncRunsInnermostBodyOnTheCaller) {
