@@ -56,9 +56,11 @@ class Task {
   bool wait_for(std::chrono::duration<Rep, Period> d) {
     check_valid("wait_for");
     const auto now = std::chrono::steady_clock::now();
-    const auto limit = std::chrono::steady_clock::time_point::max() - now;
-    const auto dd = std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
-    return state_->wait_until(dd >= limit ? std::chrono::steady_clock::time_point::max() : now + dd);
+    // Compare in the caller's unit: converting hours::max() to nanoseconds would overflow.
+    const auto limit = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
+        std::chrono::steady_clock::time_point::max() - now);
+    if (d >= limit) return state_->wait_until(std::chrono::steady_clock::time_point::max());
+    return state_->wait_until(now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
   }
 
   /// ready — true once the fiber has finished (value or exception). False on an empty handle.

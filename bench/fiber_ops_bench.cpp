@@ -1,0 +1,124 @@
+// P6/P7 — fiber operations on a fiberbridge Runtime (1 and 2 scheduler threads) side by side
+// with raw Boost.Fiber: spawn+join, yield, and skynet (10 children per fiber, launch::dispatch,
+// 16 KiB stacks on the raw side; 16 KiB stacks on our side too).
+//   P6: 1-thread runtime <= 1.1x raw round_robin.
+//   P7: skynet of 1,111,111 fibers: 2 threads >= 1.6x faster than 1; <= 0.5 us per fiber.
+// Sizes: FB_SKYNET_LEAVES (default 10000 leaves = 11,111 fibers) and FB_SKYNET_FULL_LEAVES
+// (default 1000000 leaves = 1,111,111 fibers, one iteration per repetition).
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "fixtures.hpp"
+#include "ours.hpp"
+
+namespace fbbench {
+
+constexpr std::size_t kSmallStack = 16 * 1024;
+
+// Raw round_robin benchmarks run on a fresh thread, so the benchmark thread never becomes a
+// Boost.Fiber scheduler thread of its own.
+template <void (*Fn)(benchmark::State&)>
+void on_fresh_thread(benchmark::State& state) {
+  std::thread([&state] { Fn(state); }).join();
+}
+
+static void BM_Ours_SpawnJoin(benchmark::State& state) {
+  on_fiber(state, runtime(static_cast<unsigned>(state.range(0))), [&] {
+    for (auto _ : state) fb::spawn([] { benchmark::DoNotOptimize(trivial_body()); }).get();
+  });
+}
+
+// One iteration = one yield of the measuring fiber while a partner fiber yields back.
+static void BM_Ours_Yield(benchmark::State& state) {
+  on_fiber(state, runtime(static_cast<unsigned>(state.range(0))), [&] {
+    std::atomic<bool> stop{false};
+    auto partner = fb::spawn([&stop] {
+      while (!stop.load(std::memory_order_relaxed)) boost::this_fiber::yield();
+    });
+    for (auto _ : state) boost::this_fiber::yield();
+    stop = true;
+    partner.get();
+  });
+}
+
+static std::uint64_t ours_skynet(std::uint64_t num, std::uint64_t size) {
+  if (size == 1) return num;
+  const std::uint64_t sub = size / 10;
+  fb::Task<std::uint64_t> kids[10];
+  for (int i = 0; i < 10; ++i) kids[i] = fb::spawn(&ours_skynet, num + i * sub, sub);
+  std::uint64_t sum = 0;
+  for (auto& k : kids) sum += k.get();
+  return sum;
+}
+
+// args: leaves, scheduler threads.
+static void BM_Ours_Skynet(benchmark::State& state) {
+  const auto leaves = static_cast<std::uint64_t>(state.range(0));
+  auto& rt = runtime(static_cast<unsigned>(state.range(1)), kSmallStack);
+  guarded(state, [&] {
+    for (auto _ : state) {
+      const auto sum = rt.spawn(&ours_skynet, std::uint64_t{0}, leaves).get();
+      if (sum != skynet_expected(leaves)) {
+        state.SkipWithError("skynet: wrong sum");
+        break;
+      }
+    }
+  });
+  state.counters["fibers"] = static_cast<double>(skynet_fibers(leaves));
+}
+
+// work_stealing(2) with suspend=false spins both threads: meaningless on one CPU.
+static void BM_RawWS_Skynet_Guarded(benchmark::State& state) {
+  if (allowed_cpus() < 2) {
+    state.SkipWithError("work_stealing(2) needs two CPUs (pinned run: n/a)");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  BM_RawWS_Skynet(state);
+}
+
+static void register_all() {
+  const long leaves = env_long("FB_SKYNET_LEAVES", 10000);
+  const long full = env_long("FB_SKYNET_FULL_LEAVES", 1000000);
+
+  benchmark::RegisterBenchmark("BM_Ours_SpawnJoin", BM_Ours_SpawnJoin)
+      ->ArgName("rt_threads")->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Raw_SpawnJoin", on_fresh_thread<BM_Raw_SpawnJoin>)
+      ->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_Yield", BM_Ours_Yield)
+      ->ArgName("rt_threads")->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Raw_Yield", on_fresh_thread<BM_Raw_Yield>)->UseRealTime()->MeasureProcessCPUTime();
+
+  auto skynet = [](const char* suffix, long n, bool one_iteration) {
+    const std::string s(suffix);
+    auto* ours = benchmark::RegisterBenchmark(("BM_Ours_Skynet" + s).c_str(), BM_Ours_Skynet)
+                     ->ArgNames({"leaves", "rt_threads"})->Args({n, 1})->Args({n, 2})
+                     ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+    auto* raw = benchmark::RegisterBenchmark(("BM_Raw_Skynet" + s).c_str(), on_fresh_thread<BM_Raw_Skynet>)
+                    ->ArgName("leaves")->Arg(n)->UseRealTime()->MeasureProcessCPUTime()
+                    ->Unit(benchmark::kMillisecond);
+    auto* ws = benchmark::RegisterBenchmark(("BM_RawWS_Skynet" + s).c_str(), BM_RawWS_Skynet_Guarded)
+                   ->ArgNames({"leaves", "suspend"})->Args({n, 0})->UseManualTime()->Unit(benchmark::kMillisecond);
+    if (one_iteration) {
+      ours->Iterations(1);
+      raw->Iterations(1);
+      ws->Iterations(1);
+    }
+  };
+  skynet("", leaves, false);
+  skynet("Full", full, true);
+}
+
+}  // namespace fbbench
+
+int main(int argc, char** argv) {
+  fbbench::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  fbbench::shutdown_runtimes();
+  return 0;
+}

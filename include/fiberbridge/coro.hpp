@@ -1,0 +1,240 @@
+// fiberbridge/coro.hpp — the two bridges for C++20 coroutines on Asio (boost::asio::awaitable),
+// with the fiber variant's routing rules, errors and cancellation.
+//
+//   namespace fb = fiberbridge;
+//   boost::asio::awaitable<int> handler(int id) {
+//     auto load = fb::coro::sync_to_async(load_row);   // name the bridge object first (g++ 12, below)
+//     int row = co_await load(id);                     // load_row runs on the routed thread
+//     co_return row + 1;
+//   }
+//   int v = fb::coro::async_to_sync(handler)(41);     // on a plain thread: parks, serves routed work
+//
+// coro::sync_to_async(f, options)(args...) returns awaitable<R>: awaiting it runs f(args...)
+// where the fiber variant would (rules 1-5, WouldDeadlockError, thread_sensitive = false on an
+// Executor or the blocking pool); the result, or the exception as the same object, comes back
+// to the coroutine, which resumes on its own executor. Arguments are decay-copied.
+//
+// coro::async_to_sync(f, options)(args...) — f(args...) returns awaitable<R> — runs it as a
+// coroutine on the io_executor() of the runtime the fiber variant would choose (the outer
+// fiber's or coroutine's runtime when called from a sync body, the AsyncSingleThreadContext's,
+// a fresh private runtime with force_new_loop, options.runtime, default_runtime()), parks the
+// calling thread and serves the thread-sensitive work routed to it until the coroutine is
+// done. Throws AsyncToSyncInFiberError on a fiber and on a reactor thread (where it would
+// block the coroutines it waits for); rethrows the coroutine's exception (the same object).
+//
+// Cancellation: Asio per-operation cancellation of the coroutine awaiting coro::sync_to_async
+// (a cancellation slot bound with co_spawn, a parallel group, a timeout) resumes it at once
+// with fiberbridge::CancelledError; the body runs on, detached, and a body taking a
+// std::stop_token first receives a stopped one. A stop of the sync body that called
+// coro::async_to_sync (its awaiting fiber or coroutine was cancelled) cancels the coroutine
+// (terminal cancellation) and stops its `this_task::stop_token()`.
+//
+// Context variables: the coroutine started by coro::async_to_sync gets a copy of the calling
+// thread's context (copied back afterwards, like the fiber variant), and its executor installs
+// that context on the reactor thread whenever the coroutine runs. So ContextVar works in it
+// and in every coroutine it co_awaits — they share one context, as coroutines awaited
+// directly share their task's context in Python. The difference from fibers: there is no
+// per-coroutine storage, so a coroutine co_spawned on `co_await this_coro::executor` shares
+// the context (not a snapshot); use `co_spawn(coro::bind_context(ex), ...)` for spawn's
+// snapshot semantics. Coroutines started on a bare io_executor() have the reactor thread's own
+// context. ThreadCriticalLocal in a coroutine is per reactor thread (asgiref: per event-loop
+// thread). No ThreadSensitiveContext for coroutines (it needs an asynchronous destructor);
+// use AsyncSingleThreadContext on the calling thread or thread_sensitive = false instead.
+//
+// g++ 12: never co_await an expression that creates a temporary with a non-trivial
+// destructor in the same full-expression (g++ 12 may destroy it twice), e.g.
+// `co_await coro::sync_to_async([p] {...})()`. Name the bridge object first:
+//   auto op = fb::coro::sync_to_async([p] { ... });
+//   co_await op();
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <exception>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "fiberbridge/async_to_sync.hpp"
+#include "fiberbridge/detail/coro_bridge.hpp"
+#include "fiberbridge/detail/result_slot.hpp"
+#include "fiberbridge/errors.hpp"
+#include "fiberbridge/sync_to_async.hpp"
+#include "fiberbridge/traits.hpp"
+
+namespace fiberbridge::coro {
+
+template <class F>
+class SyncToAsync;
+template <class F>
+class AsyncToSync;
+
+}  // namespace fiberbridge::coro
+
+namespace fiberbridge {
+template <class F>
+struct is_async_callable<coro::SyncToAsync<F>> : std::true_type {};
+template <class F>
+struct is_async_callable<coro::AsyncToSync<F>> : std::false_type {};
+}  // namespace fiberbridge
+
+namespace fiberbridge::detail {
+
+template <class Handler>
+class CoroCompletionImpl final : public CoroCompletion {
+ public:
+  explicit CoroCompletionImpl(Handler h) : h_(std::move(h)) {}
+  void post(std::exception_ptr error) override {
+    auto ex = boost::asio::get_associated_executor(h_);
+    boost::asio::post(ex, [h = std::move(h_), error = std::move(error)]() mutable { std::move(h)(std::move(error)); });
+  }
+
+ private:
+  Handler h_;
+};
+
+struct CoroSyncInitiation {
+  CoroSyncCall* op;
+  template <class Handler>
+  void operator()(Handler&& handler) const {
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+      slot.assign([ctl = op->control()](boost::asio::cancellation_type type) {
+        if (type != boost::asio::cancellation_type::none) CoroSyncCall::cancel(ctl);
+      });
+    }
+    op->start(std::make_unique<CoroCompletionImpl<std::decay_t<Handler>>>(std::forward<Handler>(handler)));
+  }
+};
+
+// Not a lambda: a coroutine's parameters live in its frame, a lambda's captures would not.
+template <class Call>
+boost::asio::awaitable<typename Call::Result> coro_await_sync_call(std::shared_ptr<Call> call,
+                                                                   SyncToAsyncOptions options) {
+  CoroSyncCall op(call, options);
+  std::exception_ptr error;
+  try {
+    auto waiting = boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(std::exception_ptr)>(
+        CoroSyncInitiation{&op}, boost::asio::use_awaitable);
+    co_await std::move(waiting);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  op.copy_back();
+  if (error) std::rethrow_exception(std::move(error));
+  co_return call->take();
+}
+
+template <class Aw>
+struct awaitable_traits;
+template <class T>
+struct awaitable_traits<boost::asio::awaitable<T, boost::asio::any_io_executor>> {
+  using value_type = T;
+};
+
+template <class R, class F, class Tuple>
+boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot) {
+  auto awaitable = std::apply(std::move(fn), std::move(args));
+  if constexpr (std::is_void_v<R>) {
+    co_await std::move(awaitable);
+  } else {
+    R value = co_await std::move(awaitable);
+    slot->fill([&]() -> R { return std::move(value); });
+  }
+}
+
+}  // namespace fiberbridge::detail
+
+namespace fiberbridge::coro {
+
+/// SyncToAsync — a blocking callable made awaitable from coroutines. Copyable if F is.
+template <class F>
+class SyncToAsync {
+  static_assert(!is_async_callable_v<F>,
+                "coro::sync_to_async can only be applied to sync functions: this callable is already async - "
+                "co_await it directly.");
+
+ public:
+  explicit SyncToAsync(F f, SyncToAsyncOptions options = {}) : f_(std::move(f)), options_(options) {
+    detail::validate(options_);
+  }
+
+  /// operator() — an awaitable<R> that runs f(a...) on the routed thread when awaited.
+  template <class... A>
+  auto operator()(A&&... a) const {
+    using Call = detail::SyncCall<F, std::tuple<std::decay_t<A>...>>;
+    auto call = std::make_shared<Call>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...));
+    return detail::coro_await_sync_call<Call>(std::move(call), options_);
+  }
+
+  const SyncToAsyncOptions& options() const noexcept { return options_; }
+
+ private:
+  F f_;
+  SyncToAsyncOptions options_;
+};
+
+/// sync_to_async — coro::SyncToAsync<std::decay_t<F>>(f, options).
+template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
+SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
+  return SyncToAsync<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+/// sync_to_async(options) — the decorator form: returns a callable F -> coro::SyncToAsync<F>.
+inline auto sync_to_async(SyncToAsyncOptions options) {
+  detail::validate(options);
+  return [options](auto&& f) { return SyncToAsync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+}
+
+/// AsyncToSync — coroutine code made callable from plain threads.
+template <class F>
+class AsyncToSync {
+ public:
+  explicit AsyncToSync(F f, AsyncToSyncOptions options = {}) : f_(std::move(f)), options_(options) {}
+
+  /// operator() — runs f(a...) (an awaitable<R>) as a coroutine; call it on a plain thread.
+  template <class... A>
+  auto operator()(A&&... a) const {
+    using Aw = std::invoke_result_t<F, std::decay_t<A>...>;
+    using R = typename detail::awaitable_traits<Aw>::value_type;
+    detail::ResultSlot<R> slot;
+    auto entry = detail::coro_entry<R>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot);
+    detail::run_coro_async_call(std::move(entry), options_);
+    return slot.take();
+  }
+
+  const AsyncToSyncOptions& options() const noexcept { return options_; }
+
+ private:
+  F f_;
+  AsyncToSyncOptions options_;
+};
+
+/// async_to_sync — coro::AsyncToSync<std::decay_t<F>>(f, options).
+template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
+AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
+  return AsyncToSync<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+/// async_to_sync(options) — the decorator form: returns a callable F -> coro::AsyncToSync<F>.
+inline auto async_to_sync(AsyncToSyncOptions options) {
+  return [options](auto&& f) { return AsyncToSync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+}
+
+/// bind_context — an executor for co_spawn that runs the new coroutine with a snapshot of the
+/// current context variables and routing state (what `spawn` gives a fiber). `ex` must be an
+/// io_context executor (e.g. io_executor() or `co_await this_coro::executor` inside a bridged
+/// coroutine); throws std::invalid_argument otherwise.
+boost::asio::any_io_executor bind_context(const boost::asio::any_io_executor& ex);
+
+}  // namespace fiberbridge::coro

@@ -1,0 +1,244 @@
+// tests/fixtures.hpp — shared helpers for the concept test files (<concept>_test.cpp).
+//
+// Rules the helpers enforce:
+//  * Nothing waits without a deadline. A wait that misses its deadline prints which test hung and
+//    what it was waiting for, then calls std::_Exit(3), so CTest fails fast instead of timing out.
+//    A per-test watchdog (a GoogleTest listener, armed for every test of a binary that includes
+//    this header) catches hangs that no helper guards, e.g. in ~Runtime.
+//  * Synchronisation uses latches, condition variables and Boost.Fiber primitives, never sleeps.
+//    std:: primitives for plain threads and sync bodies, boost::fibers ones for fibers.
+//  * Behaviour that should not depend on the runtime's shape is tested with TEST_P over 1, 2 and
+//    4 scheduler threads (ShapedTest + FB_INSTANTIATE_SHAPES).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fiberbridge/fiberbridge.hpp>
+
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/mutex.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace fb = fiberbridge;
+
+namespace fbtest {
+
+using namespace std::chrono_literals;
+
+/// The deadline of a single wait (generous: a correct wait takes milliseconds).
+inline constexpr std::chrono::seconds kDeadline{20};
+/// The deadline of a whole test (the watchdog); CTest's own timeout is 120 s.
+inline constexpr std::chrono::seconds kTestDeadline{60};
+
+/// "Suite.Name" of the running test, or "(no test)".
+inline std::string current_test_name() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info == nullptr) return "(no test)";
+  return std::string(info->test_suite_name()) + "." + info->name();
+}
+
+/// Reports a hang and ends the process at once (exit code 3): a deadlock fails, it never stalls CI.
+[[noreturn]] inline void die_hung(const std::string& what, std::chrono::seconds after) {
+  std::fprintf(stderr, "\n[fiberbridge-test] HANG in %s: %s did not finish within %lld s (deadlock?)\n",
+               current_test_name().c_str(), what.c_str(), static_cast<long long>(after.count()));
+  std::fflush(stderr);
+  std::_Exit(3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-test watchdog.
+
+class Watchdog final : public ::testing::EmptyTestEventListener {
+ public:
+  Watchdog() : thread_([this] { loop(); }) {}
+  ~Watchdog() override {
+    {
+      std::lock_guard g(m_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void OnTestStart(const ::testing::TestInfo& info) override {
+    std::lock_guard g(m_);
+    name_ = std::string(info.test_suite_name()) + "." + info.name();
+    deadline_ = std::chrono::steady_clock::now() + kTestDeadline;
+    armed_ = true;
+    cv_.notify_all();
+  }
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    std::lock_guard g(m_);
+    armed_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lk(m_);
+    while (!quit_) {
+      if (!armed_) {
+        cv_.wait(lk);
+        continue;
+      }
+      if (cv_.wait_until(lk, deadline_) == std::cv_status::timeout && armed_ && !quit_ &&
+          std::chrono::steady_clock::now() >= deadline_) {
+        std::fprintf(stderr, "\n[fiberbridge-test] WATCHDOG: %s still running after %lld s (deadlock?)\n",
+                     name_.c_str(), static_cast<long long>(kTestDeadline.count()));
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool quit_ = false;
+  std::string name_;
+  std::chrono::steady_clock::time_point deadline_{};
+  std::thread thread_;
+};
+
+// Registers the watchdog once per binary, before main (gtest owns and deletes the listener).
+inline const bool kWatchdogInstalled = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new Watchdog);
+  return true;
+}();
+
+// ---------------------------------------------------------------------------------------------
+// Deadlined waits.
+
+/// Runs `f` on a new plain std::thread (empty context, no runtime, no async_to_sync frame) and
+/// waits for it with a deadline. An exception escaping `f` is rethrown here (the same object).
+template <class F>
+void run_with_deadline(std::chrono::seconds deadline, F&& f, const char* what = "plain-thread scenario") {
+  struct Shared {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    std::exception_ptr error;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::thread t([shared, fn = std::forward<F>(f)]() mutable {
+    try {
+      fn();
+    } catch (...) {
+      shared->error = std::current_exception();
+    }
+    std::lock_guard g(shared->m);
+    shared->done = true;
+    shared->cv.notify_all();
+  });
+  {
+    std::unique_lock lk(shared->m);
+    if (!shared->cv.wait_for(lk, deadline, [&] { return shared->done; })) die_hung(what, deadline);
+  }
+  t.join();
+  if (shared->error) std::rethrow_exception(shared->error);
+}
+
+template <class F>
+void run_with_deadline(F&& f, const char* what = "plain-thread scenario") {
+  run_with_deadline(kDeadline, std::forward<F>(f), what);
+}
+
+/// Waits for `task` (on a plain thread or a fiber) and returns its result, or rethrows its
+/// exception. Dies with a message if it does not finish within the deadline.
+template <class R>
+R get_within(fb::Task<R>& task, const char* what = "task", std::chrono::seconds deadline = kDeadline) {
+  if (!task.wait_for(deadline)) die_hung(what, deadline);
+  return task.get();
+}
+template <class R>
+R get_within(fb::Task<R>&& task, const char* what = "task", std::chrono::seconds deadline = kDeadline) {
+  return get_within(task, what, deadline);
+}
+
+/// A one-shot event for plain threads and sync bodies (std:: primitives; setting it from a fiber
+/// is fine, waiting on a fiber is not: that would block its scheduler thread).
+class ThreadEvent {
+ public:
+  void set() {
+    std::lock_guard g(m_);
+    set_ = true;
+    cv_.notify_all();
+  }
+  bool is_set() const {
+    std::lock_guard g(m_);
+    return set_;
+  }
+  /// Waits; dies with a message at the deadline.
+  void wait(const char* what = "ThreadEvent", std::chrono::seconds deadline = kDeadline) const {
+    std::unique_lock lk(m_);
+    if (!cv_.wait_for(lk, deadline, [&] { return set_; })) {
+      lk.unlock();
+      die_hung(what, deadline);
+    }
+  }
+  /// Waits at most `d`; true when set (for bodies that must end even if nobody sets it).
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) const {
+    std::unique_lock lk(m_);
+    return cv_.wait_for(lk, d, [&] { return set_; });
+  }
+
+ private:
+  mutable std::mutex m_;
+  mutable std::condition_variable cv_;
+  bool set_ = false;
+};
+
+/// A one-shot event for fibers (Boost.Fiber primitives: waiting suspends only the fiber).
+/// May be set from any fiber or plain thread.
+class FiberEvent {
+ public:
+  void set() {
+    std::unique_lock lk(m_);
+    set_ = true;
+    cv_.notify_all();
+  }
+  void wait(const char* what = "FiberEvent", std::chrono::seconds deadline = kDeadline) {
+    std::unique_lock lk(m_);
+    if (!cv_.wait_for(lk, deadline, [&] { return set_; })) {
+      lk.unlock();
+      die_hung(what, deadline);
+    }
+  }
+
+ private:
+  boost::fibers::mutex m_;
+  boost::fibers::condition_variable cv_;
+  bool set_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Runtime shapes.
+
+/// A test fixture owning a Runtime with GetParam() scheduler threads.
+class ShapedTest : public ::testing::TestWithParam<unsigned> {
+ protected:
+  fb::Runtime rt{fb::RuntimeOptions{.threads = GetParam()}};
+};
+
+inline std::string shape_name(const ::testing::TestParamInfo<unsigned>& info) {
+  return std::to_string(info.param) + (info.param == 1 ? "_thread" : "_threads");
+}
+
+}  // namespace fbtest
+
+/// Instantiates a ShapedTest-derived suite over runtimes with 1, 2 and 4 scheduler threads.
+#define FB_INSTANTIATE_SHAPES(Suite) \
+  INSTANTIATE_TEST_SUITE_P(Shapes, Suite, ::testing::Values(1u, 2u, 4u), ::fbtest::shape_name)

@@ -1,0 +1,283 @@
+// variants_test — ONE typed suite run against both variants of the bridges (fibers, and C++20
+// coroutines on Asio), so that their semantics cannot drift apart: routing (rule 1: the parked
+// caller thread; rule 5: the sync thread; thread_sensitive = false: the pool), rule 4
+// (WouldDeadlockError), exception identity, cancellation (caller resumes with CancelledError,
+// body detached with a stopped stop_token), context variables, misuse.
+//
+// Each variant implements the same few primitives; the tests and their expectations are shared.
+// Every wait has a deadline; nothing sleeps to synchronise.
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "fiberbridge/asio.hpp"
+#include "fiberbridge/coro.hpp"
+#include "fiberbridge/fiberbridge.hpp"
+
+namespace fb = fiberbridge;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kDeadline = 20s;
+
+template <class T>
+T within(std::future<T>& f) {
+  if (f.wait_for(kDeadline) != std::future_status::ready) {
+    ADD_FAILURE() << "not ready within the deadline";
+    std::abort();  // a stuck thread: fail loudly rather than hang the suite
+  }
+  return f.get();
+}
+
+template <class T>
+T within(fb::Task<T>& t) {
+  if (!t.wait_for(kDeadline)) {
+    ADD_FAILURE() << "task not finished within the deadline";
+    std::abort();
+  }
+  return t.get();
+}
+
+// Something the awaiting side was cancelled from, and how it ended.
+struct Pending {
+  std::function<void()> cancel;
+  std::function<std::string()> outcome;  // "cancelled", "completed", or an error text; waits with a deadline
+};
+
+// ---- the fiber variant ----
+struct FiberVariant {
+  // From this plain thread: enter async code (async_to_sync), and there await sync_to_async(f).
+  template <class F>
+  static auto round_trip(fb::Runtime& rt, F f, fb::SyncToAsyncOptions o = {}) {
+    return fb::async_to_sync([f, o] { return fb::sync_to_async(f, o)(); }, {.runtime = &rt})();
+  }
+  // Async code started without an async_to_sync frame (a spawned task) awaits sync_to_async(f).
+  template <class F>
+  static auto from_task(fb::Runtime& rt, F f) {
+    auto t = rt.spawn([f] { return fb::sync_to_async(f)(); });
+    return within(t);
+  }
+  // Inside a sync body: start async code inheriting the body's state that awaits
+  // sync_to_async(f), and wait for it from the body (blocking the body's thread).
+  template <class F>
+  static auto start_child_and_wait(F f) {
+    auto child = fb::spawn([f] { return fb::sync_to_async(f)(); });
+    return child.get();
+  }
+  // Async code that awaits `body` (on the blocking pool); cancel() stops the awaiting side.
+  static Pending start_cancellable(fb::Runtime& rt, std::function<void(std::stop_token)> body) {
+    auto task = std::make_shared<fb::Task<std::string>>(rt.spawn([body] {
+      try {
+        fb::sync_to_async(body, {.thread_sensitive = false})();
+        return std::string("completed");
+      } catch (const fb::CancelledError&) {
+        return std::string("cancelled");
+      }
+    }));
+    return {[task] { task->request_stop(); }, [task] { return within(*task); }};
+  }
+  // async_to_sync of a trivial async function, called on a fiber.
+  static void async_to_sync_on_fiber() {
+    fb::async_to_sync([] { return 1; })();
+  }
+};
+
+// ---- the coroutine variant ----
+struct CoroVariant {
+  template <class F>
+  static auto round_trip(fb::Runtime& rt, F f, fb::SyncToAsyncOptions o = {}) {
+    using R = std::invoke_result_t<F>;
+    return fb::coro::async_to_sync(
+        [f, o]() -> asio::awaitable<R> {
+          auto bridge = fb::coro::sync_to_async(f, o);
+          co_return co_await bridge();
+        },
+        {.runtime = &rt})();
+  }
+  template <class F>
+  static auto from_task(fb::Runtime& rt, F f) {
+    using R = std::invoke_result_t<F>;
+    auto fut = asio::co_spawn(
+        rt.io_executor(),
+        [f]() -> asio::awaitable<R> {
+          auto bridge = fb::coro::sync_to_async(f);
+          co_return co_await bridge();
+        },
+        asio::use_future);
+    return within(fut);
+  }
+  template <class F>
+  static auto start_child_and_wait(F f) {
+    using R = std::invoke_result_t<F>;
+    auto fut = asio::co_spawn(
+        fb::coro::bind_context(fb::io_executor()),  // a snapshot of the body's state, like spawn
+        [f]() -> asio::awaitable<R> {
+          auto bridge = fb::coro::sync_to_async(f);
+          co_return co_await bridge();
+        },
+        asio::use_future);
+    return within(fut);
+  }
+  static Pending start_cancellable(fb::Runtime& rt, std::function<void(std::stop_token)> body) {
+    auto signal = std::make_shared<asio::cancellation_signal>();
+    auto fut = std::make_shared<std::future<std::string>>(asio::co_spawn(
+        rt.io_executor(),
+        [body]() -> asio::awaitable<std::string> {
+          auto bridge = fb::coro::sync_to_async(body, {.thread_sensitive = false});
+          try {
+            co_await bridge();
+            co_return std::string("completed");
+          } catch (const fb::CancelledError&) {
+            co_return std::string("cancelled");
+          }
+        },
+        asio::bind_cancellation_slot(signal->slot(), asio::use_future)));
+    auto io = rt.io_executor();
+    return {[signal, io] { asio::post(io, [signal] { signal->emit(asio::cancellation_type::terminal); }); },
+            [fut] { return within(*fut); }};
+  }
+  static void async_to_sync_on_fiber() {
+    fb::coro::async_to_sync([]() -> asio::awaitable<int> { co_return 1; })();
+  }
+};
+
+template <class V>
+class Variants : public ::testing::Test {
+ protected:
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+};
+
+struct Names {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, FiberVariant> ? "fiber" : "coro";
+  }
+};
+
+using Both = ::testing::Types<FiberVariant, CoroVariant>;
+TYPED_TEST_SUITE(Variants, Both, Names);
+
+std::thread::id reference_sync_thread(fb::Runtime& rt) {
+  auto t = rt.spawn([] { return fb::sync_to_async([] { return std::this_thread::get_id(); })(); });
+  return within(t);
+}
+
+static fb::ContextVar<std::string> user{"user"};
+
+}  // namespace
+
+TYPED_TEST(Variants, Rule1BodyRunsOnTheParkedCallerThread) {
+  const auto here = std::this_thread::get_id();
+  EXPECT_EQ(TypeParam::round_trip(this->rt, [] { return std::this_thread::get_id(); }), here);
+}
+
+TYPED_TEST(Variants, Rule5BodyOfATaskRunsOnTheProcessWideSyncThread) {
+  const auto sync = reference_sync_thread(this->rt);
+  EXPECT_EQ(TypeParam::from_task(this->rt, [] { return std::this_thread::get_id(); }), sync);
+  EXPECT_NE(sync, std::this_thread::get_id());
+}
+
+TYPED_TEST(Variants, NotThreadSensitiveRunsOnThePool) {
+  const auto sync = reference_sync_thread(this->rt);
+  const auto where =
+      TypeParam::round_trip(this->rt, [] { return std::this_thread::get_id(); }, {.thread_sensitive = false});
+  EXPECT_NE(where, std::this_thread::get_id());
+  EXPECT_NE(where, sync);
+}
+
+TYPED_TEST(Variants, Rule4WaitingOnAChildThatNeedsOurSyncThreadRaisesWouldDeadlock) {
+  auto message = TypeParam::from_task(this->rt, [] {
+    try {
+      TypeParam::start_child_and_wait([] { return 1; });
+      return std::string("no error");
+    } catch (const fb::WouldDeadlockError& e) {
+      return std::string(e.what());
+    }
+  });
+  EXPECT_EQ(message, "Single thread executor already being used, would deadlock");
+}
+
+TYPED_TEST(Variants, ExceptionComesBackAsTheSameObject) {
+  auto original = std::make_exception_ptr(std::logic_error("from the body"));
+  const void* address = nullptr;
+  try {
+    std::rethrow_exception(original);
+  } catch (const std::exception& e) {
+    address = &e;
+  }
+  try {
+    TypeParam::round_trip(this->rt, [original] { std::rethrow_exception(original); });
+    FAIL() << "no exception";
+  } catch (const std::logic_error& e) {
+    EXPECT_EQ(static_cast<const void*>(&e), address);
+    EXPECT_STREQ(e.what(), "from the body");
+  }
+}
+
+TYPED_TEST(Variants, CancellationResumesTheCallerAndDetachesTheBody) {
+  auto started = std::make_shared<std::promise<void>>();
+  auto release = std::make_shared<std::promise<void>>();
+  auto saw_stop = std::make_shared<std::promise<bool>>();
+  auto gate = release->get_future().share();
+  Pending p = TypeParam::start_cancellable(this->rt, [started, gate, saw_stop](std::stop_token st) {
+    started->set_value();
+    gate.wait();  // still running when the caller is cancelled
+    saw_stop->set_value(st.stop_requested());
+  });
+  auto s = started->get_future();
+  ASSERT_EQ(s.wait_for(kDeadline), std::future_status::ready);
+  p.cancel();
+  EXPECT_EQ(p.outcome(), "cancelled");
+  release->set_value();
+  auto stopped = saw_stop->get_future();
+  EXPECT_TRUE(within(stopped));
+}
+
+TYPED_TEST(Variants, ContextVariablesAreCopiedInAndBack) {
+  auto result = std::async(std::launch::async, [this] {
+    user.set("alice");
+    std::string seen = TypeParam::round_trip(this->rt, [] {
+      std::string s = user.value_or("-");
+      user.set("bob");
+      return s;
+    });
+    return seen + "," + user.value_or("-");
+  });
+  EXPECT_EQ(within(result), "alice,bob");
+}
+
+TYPED_TEST(Variants, AsyncToSyncOnAFiberIsRefused) {
+  auto t = this->rt.spawn([] {
+    try {
+      TypeParam::async_to_sync_on_fiber();
+      return false;
+    } catch (const fb::AsyncToSyncInFiberError&) {
+      return true;
+    }
+  });
+  EXPECT_TRUE(within(t));
+}
+
+TYPED_TEST(Variants, SyncToAsyncOfAnExecutorTogetherWithThreadSensitiveIsRejected) {
+  struct Inline : fb::Executor {
+    void execute(std::function<void()> w) override { w(); }
+  } inline_executor;
+  EXPECT_THROW(
+      TypeParam::round_trip(this->rt, [] { return 0; }, {.thread_sensitive = true, .executor = &inline_executor}),
+      std::invalid_argument);
+  EXPECT_EQ(TypeParam::round_trip(this->rt, [] { return 5; }, {.thread_sensitive = false, .executor = &inline_executor}),
+            5);
+}
