@@ -155,24 +155,31 @@ TEST_P(AsyncToSyncShape, ForceNewLoopRunsOnAFreshPrivateScheduler) {
 // Like asyncio.run: fibers the body leaves behind are stopped and joined before the call returns.
 TEST(AsyncToSync, ForceNewLoopStopsAndJoinsFibersLeftBehind) {
   run_with_deadline([] {
-    auto body_released = std::make_shared<ThreadEvent>();
-    fb::Task<int> leftover = fb::async_to_sync([body_released] {
-      return fb::spawn([body_released] {
+    struct Shared {
+      ThreadEvent body_started, body_released;
+    };
+    auto sh = std::make_shared<Shared>();
+    fb::Task<int> leftover = fb::async_to_sync([sh] {
+      auto task = fb::spawn([sh] {
         // Blocks in a bridge until stopped: an interruption point. The body itself sees the stop.
-        fb::sync_to_async([body_released](std::stop_token st) {
+        fb::sync_to_async([sh](std::stop_token st) {
+          sh->body_started.set();
           std::mutex m;
           std::condition_variable_any cv;
           std::unique_lock lk(m);
-          cv.wait_for(lk, st, kDeadline, [] { return false; });
-          body_released->set();
+          (void)cv.wait_for(lk, st, kDeadline, [] { return false; });
+          sh->body_released.set();
         }, {.thread_sensitive = false})();
         return 1;
       });
+      // Return only once the leftover fiber is blocked in its bridge.
+      fb::sync_to_async([sh] { sh->body_started.wait("leftover body start"); }, {.thread_sensitive = false})();
+      return task;
     }, {.force_new_loop = true})();
     ASSERT_TRUE(leftover.valid());
     EXPECT_TRUE(leftover.ready()) << "a fiber left behind still runs after force_new_loop returned";
     EXPECT_THROW(get_within(leftover), fb::CancelledError);
-    body_released->wait("the stopped body");
+    sh->body_released.wait("the stopped body");
   });
 }
 

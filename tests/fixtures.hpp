@@ -39,6 +39,9 @@ using namespace std::chrono_literals;
 
 /// The deadline of a single wait (generous: a correct wait takes milliseconds).
 inline constexpr std::chrono::seconds kDeadline{20};
+/// The deadline of a whole plain-thread scenario (run_with_deadline): longer than any single wait
+/// inside it, so the innermost wait that hangs is the one reported.
+inline constexpr std::chrono::seconds kScenarioDeadline{40};
 /// The deadline of a whole test (the watchdog); CTest's own timeout is 120 s.
 inline constexpr std::chrono::seconds kTestDeadline{60};
 
@@ -152,7 +155,7 @@ void run_with_deadline(std::chrono::seconds deadline, F&& f, const char* what = 
 
 template <class F>
 void run_with_deadline(F&& f, const char* what = "plain-thread scenario") {
-  run_with_deadline(kDeadline, std::forward<F>(f), what);
+  run_with_deadline(kScenarioDeadline, std::forward<F>(f), what);
 }
 
 /// Waits for `task` (on a plain thread or a fiber) and returns its result, or rethrows its
