@@ -61,6 +61,9 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   const std::shared_ptr<ContextData> fiber_context = seed.context;
 
   auto task = std::make_shared<TaskState<void>>();
+  // Linked before the spawn: a stop of the enclosing body that lands meanwhile reaches the fiber
+  // before it starts, not only after the outer caller was released.
+  std::stop_callback<ForwardStop> forward(state.scope.stop, ForwardStop{task.get()});
   try {
     RuntimeAccess::spawn(*target, task, std::move(body), std::move(seed));
   } catch (...) {
@@ -68,7 +71,6 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
     throw;
   }
   {
-    std::stop_callback<ForwardStop> forward(state.scope.stop, ForwardStop{task.get()});
     (void)task->on_ready([frame] { frame->wake(); });
     frame->run_until([&task] { return task->ready(); }, std::chrono::steady_clock::time_point::max(),
                      /*close_when_done=*/true);
