@@ -337,10 +337,16 @@ TEST_P(Cancellation, StoppedInnerFiberCanShieldABridgingSubtask) {
           promise->set_value(v);
         });
         sh->inner_waiting.set();
+        bool cancelled = false;
         try {
           subtask.get();  // interruption point: the stop arrives here
           sh->shielded_value = -1;  // (not stopped)
         } catch (const fb::CancelledError&) {
+          cancelled = true;
+        }
+        // Not inside the catch block: a fiber must not suspend while handling an exception (the
+        // C++ runtime keeps the caught-exception stack per OS thread, and fibers migrate).
+        if (cancelled) {
           sh->inner_cancelled.set();
           try {
             sh->shielded_value = result.get();  // the shield: wait anyway, without an interruption point
