@@ -143,12 +143,13 @@ TEST_P(AsyncToSyncShape, WrapperIsReusable) {
 
 TEST_P(AsyncToSyncShape, ForceNewLoopRunsOnAFreshPrivateScheduler) {
   run_with_deadline([&] {
+    fb::Runtime* const default_rt = &fb::Runtime::default_runtime();  // before: the private one is freed after
     auto where = [] { return std::pair{fb::in_fiber(), fb::current_runtime()}; };
     const auto [on_fiber, first] = fb::async_to_sync(where, {.force_new_loop = true, .runtime = &rt})();
     EXPECT_TRUE(on_fiber);
     EXPECT_NE(first, nullptr);
     EXPECT_NE(first, &rt);
-    EXPECT_NE(first, &fb::Runtime::default_runtime());
+    EXPECT_NE(first, default_rt);
   });
 }
 

@@ -349,7 +349,7 @@ TEST_P(ContextShape, ChangesOfFibersSpawnedInsideAsyncToSyncDoNotComeBack) {
 // Concurrent fibers each bridging with their own value: no cross-talk through the sync thread or
 // the pool, and each gets its own copy-back.
 TEST_P(ContextShape, ThousandsOfBridgingFibersKeepTheirOwnValues) {
-  constexpr int kFibers = 2000;
+  constexpr int kFibers = 2000 / kScaleDown;
   std::vector<fb::Task<bool>> tasks;
   tasks.reserve(kFibers);
   for (int i = 0; i < kFibers; ++i)

@@ -38,7 +38,17 @@ namespace fbtest {
 using namespace std::chrono_literals;
 
 /// The deadline of a single wait (generous: a correct wait takes milliseconds).
+#if defined(__SANITIZE_THREAD__)
+inline constexpr std::chrono::seconds kDeadline{90};  // TSan: fiber switches and thread wakes are slow
+#else
 inline constexpr std::chrono::seconds kDeadline{20};
+#endif
+// Under ThreadSanitizer (heavy per-fiber state) the many-fiber tests run fewer fibers.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kScaleDown = 8;
+#else
+inline constexpr int kScaleDown = 1;
+#endif
 /// The deadline of a whole plain-thread scenario (run_with_deadline): longer than any single wait
 /// inside it, so the innermost wait that hangs is the one reported.
 inline constexpr std::chrono::seconds kScenarioDeadline{40};

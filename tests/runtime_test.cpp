@@ -327,7 +327,7 @@ TEST(RemoteWakeups, CrossRuntimePingPongNeverLosesAWakeup) {
 // Load from both sides at once: plain threads spawn fibers which spawn fibers, while the workers
 // are busy with a steady stream of yields.
 TEST_P(RuntimeShape, NestedSpawnsUnderLoadAllComplete) {
-  constexpr int kOuter = 200, kInner = 10;
+  constexpr int kOuter = 200 / kScaleDown, kInner = 10;
   std::atomic<int> done{0};
   std::vector<fb::Task<void>> outer;
   for (int i = 0; i < kOuter; ++i) {
