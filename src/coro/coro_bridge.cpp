@@ -23,6 +23,7 @@
 #include <stdexcept>
 
 #include "asio/io_service.hpp"
+#include "bridge/async_target.hpp"
 #include "bridge/current_thread_executor.hpp"
 #include "bridge/private_loop.hpp"
 #include "bridge/router.hpp"
@@ -295,39 +296,9 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
         "for) - co_await the coroutine directly.");
   ExecState& state = current_state();
 
-  // Where the coroutine runs: the same choice as the fiber variant (async_to_sync.cpp).
-  std::unique_ptr<Runtime> fresh;
-  Runtime* target = nullptr;
-  bool private_loop = false;
-  if (!options.force_new_loop && state.scope.outer_runtime != nullptr) {
-    target = state.scope.outer_runtime;
-  } else if (Runtime* single = AsyncSingleThread::current_runtime()) {
-    target = single;
-    private_loop = true;
-  } else if (options.force_new_loop) {
-    fresh = std::make_unique<Runtime>(RuntimeOptions{.threads = 1, .name = "fb-newloop"});
-    target = fresh.get();
-    private_loop = true;
-  } else {
-    target = options.runtime != nullptr ? options.runtime : &Runtime::default_runtime();
-  }
-
+  // Where the coroutine runs: the same choice as the fiber variant.
   auto frame = std::make_shared<CurrentThreadExecutor>(state.scope.routing.frame);
-  std::shared_ptr<CurrentThreadExecutor> previous_owner;
-  if (private_loop) {
-    previous_owner = RuntimeAccess::loop_owner(*target);
-    RuntimeAccess::set_loop_owner(*target, frame);  // rule 3
-  }
-  struct RestoreOwner {
-    Runtime* target;
-    bool active;
-    std::shared_ptr<CurrentThreadExecutor> previous;
-    void restore() {
-      if (active) RuntimeAccess::set_loop_owner(*target, std::move(previous));
-      active = false;
-    }
-    ~RestoreOwner() { restore(); }
-  } restore_owner{target, private_loop, previous_owner};
+  AsyncTarget target(state.scope, options, frame);
 
   auto root = std::make_shared<CoroRoot>();
   root->frame = frame;
@@ -336,10 +307,10 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
   cs->scope.routing = state.scope.routing;
   cs->scope.routing.frame = frame;
   cs->scope.stop = root->stop.get_token();
-  cs->runtime = target;
+  cs->runtime = &target.runtime();
   const std::shared_ptr<const VarMap> before = cs->scope.context->snapshot();
 
-  std::shared_ptr<IoService> service = io_service_of(*target);
+  std::shared_ptr<IoService> service = io_service_of(target.runtime());
   if (!io_register(*service, root))
     throw std::logic_error("coro::async_to_sync: the runtime is shutting down (its destructor is running)");
   root->service = service.get();
@@ -365,8 +336,7 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
     std::lock_guard g(root->m);
     error = std::move(root->error);
   }
-  restore_owner.restore();
-  fresh.reset();  // like asyncio.run: stops the private runtime (and its reactor) now
+  target.finish();  // like asyncio.run: stops a private runtime (and its reactor) now
   if (error) std::rethrow_exception(std::move(error));
 }
 
