@@ -53,6 +53,7 @@ class Runtime::Impl {
         threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
         group_(threads_, options_.max_spin.count() >= 0 ? options_.max_spin : detail::Parker::default_max_spin()),
         stacks_(options_.stack_size) {
+    group_.set_stacks(&stacks_);
     inboxes_.reserve(threads_);
     for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
     threads.reserve(threads_);

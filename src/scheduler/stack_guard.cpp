@@ -2,6 +2,8 @@
 // async-signal-safe: raw syscalls, no allocation, no stdio.
 #include "scheduler/stack_guard.hpp"
 
+#include "scheduler/stack_pool.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -64,7 +66,7 @@ bool in_guard_page(std::uintptr_t addr) {
 
 void on_segv(int sig, siginfo_t* info, void*) {
   const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
-  if (tl_altstack != nullptr && in_guard_page(addr)) {
+  if (tl_altstack != nullptr && (in_pooled_guard_page(addr) || in_guard_page(addr))) {
     write_str("fiberbridge: fiber stack overflow: a fiber ran past the guard page of its ");
     write_num(g_stack_size.load());
     write_str("-byte stack. Raise fiberbridge::RuntimeOptions::stack_size, or move large locals to the heap.\n");

@@ -5,53 +5,184 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <new>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13 uapi; bookworm's glibc headers predate it
+#endif
 
 namespace fiberbridge::detail {
 
-StackPool::StackPool(std::size_t stack_size, std::size_t max_cached)
-    : page_(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))), max_cached_(max_cached) {
+namespace {
+
+constexpr std::size_t kSlabBytes = 4 * 1024 * 1024;
+
+// How guard pages are made. Probed once: MADV_GUARD_INSTALL answers EINVAL on kernels without it.
+enum class GuardMode : int { kUnknown, kMadvise, kMprotect };
+std::atomic<GuardMode> g_guard_mode{GuardMode::kUnknown};
+
+bool install_guard(char* page, std::size_t page_size) noexcept {
+  GuardMode mode = g_guard_mode.load(std::memory_order_relaxed);
+  if (mode != GuardMode::kMprotect) {
+    if (::madvise(page, page_size, MADV_GUARD_INSTALL) == 0) {
+      g_guard_mode.store(GuardMode::kMadvise, std::memory_order_relaxed);
+      return true;
+    }
+    if (errno != EINVAL || mode == GuardMode::kMadvise) return false;
+    g_guard_mode.store(GuardMode::kMprotect, std::memory_order_relaxed);
+  }
+  return ::mprotect(page, page_size, PROT_NONE) == 0;  // fails when out of VMAs: refuse, never unguarded
+}
+
+// The slabs of every pool, for the SIGSEGV reporter (which may not lock or allocate). A record
+// is published by storing `base` last; a slab beyond the table is still guarded, its overflow
+// just goes unexplained.
+struct SlabRecord {
+  std::atomic<bool> claimed{false};
+  std::atomic<std::uintptr_t> base{0};
+  std::atomic<std::size_t> bytes{0};
+  std::atomic<std::size_t> slot{0};
+  std::atomic<std::size_t> guard{0};
+};
+constexpr std::size_t kMaxSlabRecords = 16384;  // 64 GiB of slabs; untouched BSS costs nothing
+SlabRecord g_slab_records[kMaxSlabRecords];
+
+void publish_slab(const char* base, std::size_t bytes, std::size_t slot, std::size_t guard) noexcept {
+  for (auto& r : g_slab_records) {
+    bool expected = false;
+    if (!r.claimed.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) continue;
+    r.bytes.store(bytes, std::memory_order_relaxed);
+    r.slot.store(slot, std::memory_order_relaxed);
+    r.guard.store(guard, std::memory_order_relaxed);
+    r.base.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
+    return;
+  }
+}
+
+void retract_slab(const char* base) noexcept {
+  for (auto& r : g_slab_records) {
+    if (r.base.load(std::memory_order_acquire) != reinterpret_cast<std::uintptr_t>(base)) continue;
+    r.base.store(0, std::memory_order_release);
+    r.claimed.store(false, std::memory_order_release);
+    return;
+  }
+}
+
+}  // namespace
+
+bool in_pooled_guard_page(std::uintptr_t addr) noexcept {
+  for (const auto& r : g_slab_records) {
+    const std::uintptr_t base = r.base.load(std::memory_order_acquire);
+    if (base == 0 || addr < base || addr - base >= r.bytes.load(std::memory_order_relaxed)) continue;
+    return (addr - base) % r.slot.load(std::memory_order_relaxed) < r.guard.load(std::memory_order_relaxed);
+  }
+  return false;
+}
+
+StackPool::StackPool(std::size_t stack_size, std::size_t max_hot)
+    : page_(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))) {
   const std::size_t wanted = std::max(stack_size, kMinimumSize);
   size_ = (wanted + page_ - 1) / page_ * page_;
+  max_hot_ = max_hot != 0 ? max_hot : std::clamp<std::size_t>((16u << 20) / size_, 64, 4096);
+  slots_per_slab_ = std::max<std::size_t>(1, kSlabBytes / slot());
 }
 
 StackPool::~StackPool() {
-  for (void* base : cache_) ::munmap(base, size_ + page_);
+  if (in_use_ != 0) return;  // a runtime destroyed by its own fiber leaves threads running: keep their stacks
+  for (const Slab& s : slabs_) {
+    retract_slab(s.base);
+    ::munmap(s.base, s.bytes);
+  }
+}
+
+char* StackPool::carve() {
+  if (fresh_left_ == 0) {
+    // Room for every slot of every slab in the free lists, so that release() never allocates.
+    const std::size_t total = (slabs_.size() + 1) * slots_per_slab_;
+    hot_.reserve(total);
+    cold_.reserve(total);
+    slabs_.reserve(slabs_.size() + 1);
+    const std::size_t bytes = slots_per_slab_ * slot();
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    slabs_.push_back(Slab{static_cast<char*>(base), bytes});
+    publish_slab(static_cast<char*>(base), bytes, slot(), page_);
+    next_ = static_cast<char*>(base);
+    fresh_left_ = slots_per_slab_;
+  }
+  if (!install_guard(next_, page_)) throw std::bad_alloc();  // the slot stays fresh for a later try
+  char* s = next_;
+  next_ += slot();
+  --fresh_left_;
+  return s;
 }
 
 boost::context::stack_context StackPool::acquire() {
-  void* base = nullptr;
+  char* s = nullptr;
   {
     std::lock_guard g(m_);
-    if (!cache_.empty()) {
-      base = cache_.back();
-      cache_.pop_back();
+    if (!hot_.empty()) {
+      s = hot_.back();
+      hot_.pop_back();
+      hot_count_.store(hot_.size(), std::memory_order_relaxed);
+    } else if (!cold_.empty()) {
+      s = cold_.back();
+      cold_.pop_back();
+    } else {
+      s = carve();
     }
-  }
-  if (base == nullptr) {
-    base = ::mmap(nullptr, size_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) throw std::bad_alloc();
-    if (::mprotect(base, page_, PROT_NONE) != 0) {  // out of VMAs: refuse rather than run unguarded
-      ::munmap(base, size_ + page_);
-      throw std::bad_alloc();
-    }
+    ++in_use_;
   }
   boost::context::stack_context sctx;
   sctx.size = size_;
-  sctx.sp = static_cast<char*>(base) + page_ + size_;  // stacks grow down from the top
+  sctx.sp = s + slot();  // stacks grow down from the top; the guard is the slot's first page
   return sctx;
 }
 
 void StackPool::release(boost::context::stack_context sctx) noexcept {
-  void* base = static_cast<char*>(sctx.sp) - sctx.size - page_;
+  char* s = static_cast<char*>(sctx.sp) - slot();
+  std::lock_guard g(m_);
+  hot_.push_back(s);  // capacity reserved by carve()
+  hot_count_.store(hot_.size(), std::memory_order_relaxed);
+  --in_use_;
+}
+
+std::chrono::steady_clock::time_point StackPool::trim() noexcept {
+  constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+  if (hot_count_.load(std::memory_order_relaxed) <= max_hot_) return kNever;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<char*> surplus;
   {
     std::lock_guard g(m_);
-    if (cache_.size() < max_cached_) {
-      cache_.push_back(base);
-      return;
+    if (hot_.size() <= max_hot_) {
+      surplus_since_ = {};
+      return kNever;
     }
+    if (surplus_since_ == std::chrono::steady_clock::time_point{}) surplus_since_ = now;
+    if (now < surplus_since_ + kTrimDelay) return surplus_since_ + kTrimDelay;
+    surplus_since_ = {};
+    try {
+      surplus.assign(hot_.begin(), hot_.end() - static_cast<std::ptrdiff_t>(max_hot_));  // the oldest
+    } catch (const std::bad_alloc&) {
+      return kNever;
+    }
+    hot_.erase(hot_.begin(), hot_.end() - static_cast<std::ptrdiff_t>(max_hot_));
+    hot_count_.store(hot_.size(), std::memory_order_relaxed);
   }
-  ::munmap(base, size_ + page_);
+  // Outside the lock: one madvise per run of adjacent slots. The guard pages inside a run are
+  // kept (guard markers survive MADV_DONTNEED; an mprotect'ed page has nothing to drop).
+  std::sort(surplus.begin(), surplus.end());
+  for (std::size_t i = 0; i < surplus.size();) {
+    std::size_t j = i + 1;
+    while (j < surplus.size() && surplus[j] == surplus[j - 1] + slot()) ++j;
+    char* first_stack = surplus[i] + page_;
+    ::madvise(first_stack, (surplus[j - 1] + slot()) - first_stack, MADV_DONTNEED);
+    i = j;
+  }
+  std::lock_guard g(m_);
+  cold_.insert(cold_.end(), surplus.begin(), surplus.end());  // capacity reserved by carve()
+  return kNever;
 }
 
 }  // namespace fiberbridge::detail

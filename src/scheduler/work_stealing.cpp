@@ -3,6 +3,8 @@
 
 #include <boost/fiber/type.hpp>
 
+#include <algorithm>
+
 namespace fiberbridge::detail {
 
 using boost::fibers::context;
@@ -127,7 +129,9 @@ bool WorkStealing::has_ready_fibers() const noexcept { return !group_.queue(inde
 
 void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept {
   group_.idle.fetch_add(1, std::memory_order_relaxed);
-  group_.spot(index_).park_until(deadline);
+  // Idle: give surplus stack memory back, waking up once more if the trim has to wait.
+  const auto trim_at = group_.stacks() != nullptr ? group_.stacks()->trim() : deadline;
+  group_.spot(index_).park_until(std::min(deadline, trim_at));
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
 }
 

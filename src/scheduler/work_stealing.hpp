@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "detail/parker.hpp"
+#include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
 
@@ -73,6 +74,9 @@ class SchedulerGroup {
   ParkingSpot& spot(std::size_t i) { return slots_[i]->spot; }
   void wake_idle_peer(std::size_t self);
   void wake_all();
+  // The runtime's stacks, trimmed by a thread about to park (set before the threads start).
+  void set_stacks(StackPool* stacks) noexcept { stacks_ = stacks; }
+  StackPool* stacks() const noexcept { return stacks_; }
   std::atomic<unsigned> idle{0};
 
  private:
@@ -81,6 +85,7 @@ class SchedulerGroup {
     ParkingSpot spot;
   };
   std::vector<std::unique_ptr<Slot>> slots_;
+  StackPool* stacks_ = nullptr;
 };
 
 // Spawning a fiber in place: boost::fibers::fiber's constructor queues the new fiber before the

@@ -1,0 +1,113 @@
+// tests/runtime_stacks_test.cpp — the runtime's fiber stacks (src/scheduler/stack_pool): many
+// suspended fibers do not cost a memory mapping each, more fibers than vm.max_map_count allowed
+// before can be suspended at once, and an idle runtime gives surplus stack memory back.
+// (Stack overflow hitting the guard page is tested in a child process: process/faults_test.)
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+
+namespace {
+
+using namespace fbtest;
+
+std::size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t lines = 0;
+  for (std::string line; std::getline(maps, line);) ++lines;
+  return lines;
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Whether this kernel has MADV_GUARD_INSTALL (6.13+); without it the pool falls back to one
+// mprotect'ed guard mapping per stack.
+bool kernel_installs_guards() {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* p = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  const bool ok = ::madvise(p, page, 102 /* MADV_GUARD_INSTALL */) == 0;
+  ::munmap(p, page);
+  return ok;
+}
+
+// `count` fibers on `rt`, each touching `touch` bytes of its stack, all suspended at once while
+// `while_suspended` runs on this thread; then released and joined.
+template <class F>
+void with_suspended_fibers(fb::Runtime& rt, int count, std::size_t touch, F while_suspended) {
+  auto release = std::make_shared<FiberEvent>();
+  auto all_started = std::make_shared<ThreadEvent>();
+  auto started = std::make_shared<std::atomic<int>>(0);
+  std::vector<fb::Task<void>> fibers;
+  fibers.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    fibers.push_back(rt.spawn([=] {
+      {
+        auto touch_stack = [touch] {
+          volatile char area[12 * 1024];  // stacks of these tests are 32 KiB
+          for (std::size_t k = 0; k < touch && k < sizeof area; k += 512) area[sizeof area - 1 - k] = 1;
+          return area[sizeof area - 1];
+        };
+        (void)touch_stack();
+      }
+      if (started->fetch_add(1) + 1 == count) all_started->set();
+      release->wait("the release of the suspended fibers");
+    }));
+  }
+  all_started->wait("every fiber suspended");
+  while_suspended();
+  release->set();
+  for (auto& f : fibers) get_within(f, "a released fiber");
+}
+
+TEST(RuntimeStacks, SuspendedFibersShareTheirStackMappings) {
+  if (!kernel_installs_guards()) GTEST_SKIP() << "kernel without MADV_GUARD_INSTALL: one guard mapping per stack";
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 2, .stack_size = 32 * 1024}};
+  const int count = 4000 / kScaleDown;
+  const std::size_t before = mapping_count();
+  std::size_t during = 0;
+  with_suspended_fibers(rt, count, 1024, [&] { during = mapping_count(); });
+  // A mapping per ~110 stacks (4 MiB slabs) plus what the test itself maps; one per stack before.
+  EXPECT_LT(during - std::min(during, before), static_cast<std::size_t>(count / 20))
+      << count << " suspended fibers added " << during - before << " mappings";
+}
+
+// 40,000 > 32,734: the point where one mmap + one guard mapping per stack ran out of
+// vm.max_map_count (65530) and spawn threw std::bad_alloc.
+TEST(RuntimeStacks, MoreSuspendedFibersThanOneMappingPerStackAllowed) {
+  if (!kernel_installs_guards()) GTEST_SKIP() << "kernel without MADV_GUARD_INSTALL: one guard mapping per stack";
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1, .stack_size = 32 * 1024}};
+  const int count = 40000 / kScaleDown;
+  bool all_suspended = false;
+  with_suspended_fibers(rt, count, 0, [&] { all_suspended = true; });
+  EXPECT_TRUE(all_suspended);
+}
+
+TEST(RuntimeStacks, AnIdleRuntimeReturnsSurplusStackMemory) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1, .stack_size = 32 * 1024}};
+  constexpr int kCount = 3000;               // the pool keeps 512 free 32 KiB stacks resident
+  constexpr std::size_t kTouch = 12 * 1024;  // per fiber: 36 MB in all, about 30 MB surplus
+  std::size_t peak = 0;
+  with_suspended_fibers(rt, kCount, kTouch, [&] { peak = resident_bytes(); });
+  // The runtime is idle now; it trims after a second of idleness. Poll RSS up to the deadline.
+  const auto give_up = std::chrono::steady_clock::now() + kDeadline;
+  std::size_t now = resident_bytes();
+  while (peak - std::min(peak, now) < 12u << 20 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(50ms);  // polling a kernel counter, not synchronising threads
+    now = resident_bytes();
+  }
+  EXPECT_GE(peak - std::min(peak, now), 12u << 20)
+      << "RSS with " << kCount << " suspended fibers: " << peak << " B, after idling: " << now << " B";
+}
+
+}  // namespace
