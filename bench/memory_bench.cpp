@@ -52,9 +52,10 @@ Sample sample() {
   return s;
 }
 
-// RSS (bytes) of the mappings exactly `size` bytes long: ours' fiber stacks (the guard page is a
-// separate VMA after mprotect), to split a fiber's RSS into stack and the rest.
-long rss_of_mappings_sized(std::size_t size) {
+// RSS (bytes) of ours' fiber stacks, to split a fiber's RSS into stack and the rest: the stack
+// pool carves slots of `slot` bytes (guard page + stack) from slabs of many slots, and adjacent
+// slabs merge into one mapping, so a stack mapping is a multiple of the slot, at least 8 slots.
+long rss_of_stack_mappings(std::size_t slot) {
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
   bool match = false;
@@ -63,7 +64,7 @@ long rss_of_mappings_sized(std::size_t size) {
     unsigned long lo = 0, hi = 0;
     if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(' ') != std::string::npos &&
         line.find('-') < line.find(' ')) {
-      match = (hi - lo) == size;
+      match = (hi - lo) % slot == 0 && (hi - lo) >= 8 * slot;
       continue;
     }
     long kb = 0;
@@ -123,7 +124,7 @@ Result run_ours(long n, std::size_t stack, double timeout_s) {
     }
     if (!wait_for_count(entered, r.reached, timeout_s)) r.error += " (timed out waiting for fibers to block)";
     r.after = sample();
-    r.stack_rss = rss_of_mappings_sized((stack + 4095) / 4096 * 4096);
+    r.stack_rss = rss_of_stack_mappings((stack + 4095) / 4096 * 4096 + 4096);
     std::fflush(nullptr);
     // No teardown: the child exits right after reporting (100k blocked fibers need no cleanup).
     return r;
