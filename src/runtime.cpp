@@ -132,6 +132,18 @@ class Runtime::Impl {
       for (auto& t : threads) t.detach();
       return;
     }
+    // Stopping fibers and closing the inboxes wake fibers through Boost.Fiber, which needs the
+    // calling thread's Boost context. A Runtime with static storage duration is destroyed after
+    // the main thread's thread_local Boost context is gone, so the work is done on a fresh
+    // thread (a crash at exit before). Inline only if no thread can be created.
+    try {
+      std::thread([this] { stop_and_close(); }).join();
+    } catch (const std::system_error&) {
+      stop_and_close();
+    }
+  }
+
+  void stop_and_close() {
     stop_and_wait(std::chrono::steady_clock::time_point::max());
     std::shared_ptr<void> io;
     {

@@ -128,6 +128,21 @@ TEST(Shutdown, IdleRuntimeIsDestroyedQuickly) {
   EXPECT_LT(r.seconds, 5.0);
 }
 
+// A Runtime with static storage duration is destroyed at exit, after the main thread's
+// thread_local Boost.Fiber context is gone; the main thread used it (Task::get) before.
+TEST(Shutdown, StaticRuntimeIsDestroyedCleanlyAtExit) {
+  auto r = run_in_child(
+      [] {
+        static fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+        const int v = rt.spawn([] { return fb::sync_to_async([] { return 41; })() + 1; }).get();
+        return v == 42 ? 0 : 1;
+      },
+      20s);
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.exited) << "the child died (signal) while destroying the static Runtime:\n" << r.stderr_text;
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+}
+
 TEST(Shutdown, ProcessExitsWhileDefaultRuntimeSyncThreadAndPoolAreBusy) {
   auto r = run_in_child(
       [] {
