@@ -14,6 +14,7 @@
 #include <fiberbridge/fiberbridge.hpp>
 
 #include <linux/futex.h>
+#include <malloc.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ namespace {
 
 struct Sample {
   long rss = 0, vsz = 0, maps = 0;
+  long heap = 0;  // bytes allocated by malloc (all arenas, mmapped chunks included)
 };
 
 Sample sample() {
@@ -46,31 +48,12 @@ Sample sample() {
   statm >> size >> resident;
   s.vsz = size * page;
   s.rss = resident * page;
+  const struct mallinfo2 mi = ::mallinfo2();
+  s.heap = static_cast<long>(mi.uordblks + mi.hblkhd);
   std::ifstream maps("/proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) ++s.maps;
   return s;
-}
-
-// RSS (bytes) of ours' fiber stacks, to split a fiber's RSS into stack and the rest: the stack
-// pool carves slots of `slot` bytes (guard page + stack) from slabs of many slots, and adjacent
-// slabs merge into one mapping, so a stack mapping is a multiple of the slot, at least 8 slots.
-long rss_of_stack_mappings(std::size_t slot) {
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  bool match = false;
-  long total_kb = 0;
-  while (std::getline(smaps, line)) {
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(' ') != std::string::npos &&
-        line.find('-') < line.find(' ')) {
-      match = (hi - lo) % slot == 0 && (hi - lo) >= 8 * slot;
-      continue;
-    }
-    long kb = 0;
-    if (match && std::sscanf(line.c_str(), "Rss: %ld kB", &kb) == 1) total_kb += kb;
-  }
-  return total_kb * 1024;
 }
 
 void futex_wait(std::atomic<std::uint32_t>* w, std::uint32_t v) {
@@ -78,7 +61,7 @@ void futex_wait(std::atomic<std::uint32_t>* w, std::uint32_t v) {
 }
 
 struct Result {
-  long stack_rss = -1;  // RSS in stack mappings (ours only)
+  bool ours = false;  // stacks from the runtime's pool: RSS beyond the malloc'd bytes is stack pages
   long reached = 0;
   Sample before, after;
   std::string error;
@@ -124,7 +107,7 @@ Result run_ours(long n, std::size_t stack, double timeout_s) {
     }
     if (!wait_for_count(entered, r.reached, timeout_s)) r.error += " (timed out waiting for fibers to block)";
     r.after = sample();
-    r.stack_rss = rss_of_stack_mappings((stack + 4095) / 4096 * 4096 + 4096);
+    r.ours = true;
     std::fflush(nullptr);
     // No teardown: the child exits right after reporting (100k blocked fibers need no cleanup).
     return r;
@@ -210,8 +193,10 @@ std::string run_variant(const std::string& name, long n, double timeout_s) {
      << ",\"stack_size\":" << stack << ",\"ok\":" << ((r.reached == n && r.error.empty()) ? "true" : "false")
      << ",\"rss_bytes_per_fiber\":" << static_cast<double>(r.after.rss - r.before.rss) / k
      << ",\"vsz_bytes_per_fiber\":" << static_cast<double>(r.after.vsz - r.before.vsz) / k
+     << ",\"heap_bytes_per_fiber\":" << static_cast<double>(r.after.heap - r.before.heap) / k
      << ",\"vmas_per_fiber\":" << static_cast<double>(r.after.maps - r.before.maps) / k
-     << ",\"stack_rss_bytes_per_fiber\":" << (r.stack_rss < 0 ? -1.0 : static_cast<double>(r.stack_rss) / k)
+     << ",\"stack_rss_bytes_per_fiber\":"
+     << (r.ours ? static_cast<double>((r.after.rss - r.before.rss) - (r.after.heap - r.before.heap)) / k : -1.0)
      << ",\"rss_total_bytes\":" << r.after.rss << ",\"error\":\"" << json_escape(r.error) << "\"}";
   return os.str();
 }

@@ -230,8 +230,8 @@ def render_mode(mode_name, mode, lines, plotdata):
     if mem:
         lines.append("")
         lines.append(f"**P8 memory** ({mem['count']:,} fibers blocked in a bridge; target ≤ 4 KB RSS per fiber for ours):\n")
-        lines.append("| variant | stack | reached | RSS B/fiber | of which in stacks | VSZ B/fiber | VMAs/fiber | note | verdict |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        lines.append("| variant | stack | reached | RSS B/fiber | of which stack pages (RSS − malloc'd) | malloc'd B/fiber | VSZ B/fiber | VMAs/fiber | note | verdict |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in mem["results"]:
             ok = None
             if r["variant"].startswith("ours"):
@@ -240,6 +240,7 @@ def render_mode(mode_name, mode, lines, plotdata):
             lines.append(f"| {r['variant']} | {r.get('stack_size', '?')} | {r.get('reached', 0):,} | "
                          f"{r.get('rss_bytes_per_fiber', float('nan')):,.0f} | "
                          f"{'n/a' if r.get('stack_rss_bytes_per_fiber', -1) < 0 else format(r['stack_rss_bytes_per_fiber'], ',.0f')} | "
+                         f"{'n/a' if 'heap_bytes_per_fiber' not in r else format(r['heap_bytes_per_fiber'], ',.0f')} | "
                          f"{r.get('vsz_bytes_per_fiber', float('nan')):,.0f} | "
                          f"{r.get('vmas_per_fiber', float('nan')):.2f} | {r.get('error', '')[:80]} | {verdict(ok)} |")
     m1 = mode.get("memory_1m")
