@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "bridge/router.hpp"
+#include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
@@ -20,20 +21,15 @@ namespace fiberbridge::detail {
 
 namespace {
 
-struct CallControl {
-  std::shared_ptr<SyncCallBase> call;
-  Scope body_scope;                         // moved onto the body's thread when it starts
-  std::shared_ptr<ContextData> body_context;
-  std::stop_source body_stop;
-  std::shared_ptr<std::atomic<bool>> hold;  // rule 4, when the target is a single thread
-  std::atomic<bool> resubmitting{false};    // a Job destroyed now was refused, not dropped
+struct CallControl : SyncBody {
+  static constexpr const char* kBridgeName = "sync_to_async";
 
   std::mutex m;
   boost::fibers::condition_variable_any cv;
   bool done = false;
   std::exception_ptr error;
 
-  void complete(std::exception_ptr e) {
+  void body_done(std::exception_ptr e) noexcept {
     if (hold) hold->store(false, std::memory_order_release);
     std::lock_guard g(m);
     if (done) return;
@@ -43,34 +39,7 @@ struct CallControl {
   }
 };
 
-// The work item handed to an executor. Destroyed without running: the caller gets an error.
-class Job {
- public:
-  explicit Job(std::shared_ptr<CallControl> ctl) : ctl_(std::move(ctl)) {}
-  Job(Job&&) noexcept = default;
-  Job& operator=(Job&&) = delete;
-  ~Job() {
-    if (ctl_ && !ctl_->resubmitting.load(std::memory_order_acquire))
-      ctl_->complete(std::make_exception_ptr(std::runtime_error(
-          "fiberbridge: the executor destroyed a sync_to_async call without running it")));
-  }
-  void operator()() {
-    std::shared_ptr<CallControl> ctl = std::move(ctl_);
-    std::exception_ptr error;
-    {
-      ScopeSwap swap(std::move(ctl->body_scope));
-      try {
-        ctl->call->invoke(ctl->body_stop.get_token());
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    ctl->complete(std::move(error));
-  }
-
- private:
-  std::shared_ptr<CallControl> ctl_;
-};
+using Job = SyncJob<CallControl>;
 
 struct ForwardStop {
   CallControl* ctl;

@@ -27,6 +27,7 @@
 #include "bridge/current_thread_executor.hpp"
 #include "bridge/private_loop.hpp"
 #include "bridge/router.hpp"
+#include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/coro.hpp"
 #include "fiberbridge/errors.hpp"
@@ -68,13 +69,8 @@ void coro_run(const std::shared_ptr<CoroState>& st, void (*fn)(void*), void* arg
 
 // ---- coro::sync_to_async ----
 
-struct CoroSyncControl final : IoCancellable {
-  std::shared_ptr<SyncCallBase> call;
-  Scope body_scope;  // moved onto the body's thread when it starts
-  std::shared_ptr<ContextData> body_context;
-  std::stop_source body_stop;
-  std::shared_ptr<std::atomic<bool>> hold;
-  std::atomic<bool> resubmitting{false};
+struct CoroSyncControl final : IoCancellable, SyncBody {
+  static constexpr const char* kBridgeName = "coro::sync_to_async";
 
   // The awaiting coroutine's side (touched only on its thread).
   std::shared_ptr<ContextData> caller_context;
@@ -103,7 +99,7 @@ struct CoroSyncControl final : IoCancellable {
       service = nullptr;
     }
   }
-  void body_finished(std::exception_ptr e) noexcept {
+  void body_done(std::exception_ptr e) noexcept {
     if (hold) hold->store(false, std::memory_order_release);
     complete(std::move(e));
   }
@@ -115,34 +111,7 @@ struct CoroSyncControl final : IoCancellable {
 
 namespace {
 
-// The work item handed to the routed executor. Destroyed without running: the coroutine gets an error.
-class CoroJob {
- public:
-  explicit CoroJob(std::shared_ptr<CoroSyncControl> ctl) : ctl_(std::move(ctl)) {}
-  CoroJob(CoroJob&&) noexcept = default;
-  CoroJob& operator=(CoroJob&&) = delete;
-  ~CoroJob() {
-    if (ctl_ && !ctl_->resubmitting.load(std::memory_order_acquire))
-      ctl_->body_finished(std::make_exception_ptr(
-          std::runtime_error("fiberbridge: the executor destroyed a coro::sync_to_async call without running it")));
-  }
-  void operator()() {
-    std::shared_ptr<CoroSyncControl> ctl = std::move(ctl_);
-    std::exception_ptr error;
-    {
-      ScopeSwap swap(std::move(ctl->body_scope));
-      try {
-        ctl->call->invoke(ctl->body_stop.get_token());
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    ctl->body_finished(std::move(error));
-  }
-
- private:
-  std::shared_ptr<CoroSyncControl> ctl_;
-};
+using CoroJob = SyncJob<CoroSyncControl>;
 
 }  // namespace
 
