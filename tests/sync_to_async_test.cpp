@@ -378,6 +378,11 @@ TEST_P(SyncToAsyncShape, PoolGrowsPastItsCoreWhenEveryBodyBlocks) {
 // claim is about where the bodies ran: the 8 busiest threads ran at least 3/4 of the calls (a
 // spurious stall moves at most 62 of the 1024).
 TEST_P(SyncToAsyncShape, ShortBodiesInABurstRunOnAFewThreads) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The pool tells blocked bodies from short ones by time (a 500 µs stall); sanitizers slow
+  // every job and switch by 3-15x, so there the pool rightly grows and the bound means nothing.
+  GTEST_SKIP() << "a timing policy: checked in the normal build";
+#endif
   constexpr int kFibers = 64, kCalls = 16, kTotal = kFibers * kCalls;
   std::mutex m;
   std::map<std::thread::id, int> calls_by_thread;
