@@ -69,7 +69,7 @@ class StackPool {
   std::vector<char*> hot_;     // free slots whose pages may be resident; the back is the newest
   std::vector<char*> cold_;    // free slots whose pages were returned to the kernel
   std::atomic<std::size_t> hot_count_{0};
-  std::chrono::steady_clock::time_point surplus_since_{};  // {} = no surplus seen while idle
+  std::chrono::steady_clock::time_point surplus_since_{};  // {} = no surplus seen since the last acquire
   std::size_t in_use_ = 0;
 };
 
