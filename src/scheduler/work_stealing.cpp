@@ -4,6 +4,7 @@
 #include <boost/fiber/type.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace fiberbridge::detail {
 
@@ -12,17 +13,51 @@ using boost::fibers::type;
 
 void ReadyQueue::push(context* ctx) {
   std::lock_guard g(m_);
-  q_.push_back(ctx);
-  size_.store(q_.size(), std::memory_order_relaxed);
+  if (ctx->is_context(type::dispatcher_context))
+    dispatcher_ = ctx;
+  else if (held_)
+    fresh_.push_back(Fresh{ctx, picks_});
+  else
+    woken_.push_back(ctx);
+  publish_size();
+}
+
+context* ReadyQueue::take_woken() {
+  context* ctx = woken_.front();
+  woken_.pop_front();
+  if (!fresh_.empty()) ++woken_streak_;
+  return ctx;
+}
+
+context* ReadyQueue::take_fresh() {
+  woken_streak_ = 0;
+  // Newest first, but one that waited kMaxWait picks goes first (at most one per kBurst picks,
+  // so that a tree walk is not turned breadth-first by its own old siblings).
+  if (picks_ - fresh_.front().queued_at > kMaxWait && picks_ - last_aged_ >= kMaxWait) {
+    last_aged_ = picks_;
+    context* ctx = fresh_.front().ctx;
+    fresh_.pop_front();
+    return ctx;
+  }
+  context* ctx = fresh_.back().ctx;
+  fresh_.pop_back();
+  return ctx;
 }
 
 context* ReadyQueue::pop() {
   if (empty()) return nullptr;
   std::lock_guard g(m_);
-  if (q_.empty()) return nullptr;
-  context* ctx = q_.front();
-  q_.pop_front();
-  size_.store(q_.size(), std::memory_order_relaxed);
+  ++picks_;
+  context* ctx = nullptr;
+  if (dispatcher_ != nullptr && (++since_dispatch_ >= kDispatchEvery || (woken_.empty() && fresh_.empty()))) {
+    ctx = std::exchange(dispatcher_, nullptr);
+    since_dispatch_ = 0;
+  } else if (!woken_.empty() && (fresh_.empty() || woken_streak_ < kBurst)) {
+    ctx = take_woken();
+  } else if (!fresh_.empty()) {
+    ctx = take_fresh();
+  }
+  publish_size();
   return ctx;
 }
 
@@ -35,14 +70,20 @@ context* ReadyQueue::steal() {
   if (empty()) return nullptr;
   std::lock_guard g(m_);
   if (held_) return nullptr;
-  for (auto it = q_.rbegin(); it != q_.rend(); ++it) {
-    context* ctx = *it;
-    if (ctx->is_context(type::pinned_context)) continue;
-    q_.erase(std::next(it).base());
-    size_.store(q_.size(), std::memory_order_relaxed);
-    return ctx;
+  context* ctx = nullptr;
+  if (!fresh_.empty()) {  // unstarted fibers are never pinned
+    ctx = fresh_.front().ctx;
+    fresh_.pop_front();
+  } else {
+    for (auto it = woken_.rbegin(); it != woken_.rend(); ++it) {
+      if ((*it)->is_context(type::pinned_context)) continue;
+      ctx = *it;
+      woken_.erase(std::next(it).base());
+      break;
+    }
   }
-  return nullptr;
+  publish_size();
+  return ctx;
 }
 
 void ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {

@@ -1,0 +1,118 @@
+// tests/scheduler_test.cpp — the order in which a runtime runs ready fibers
+// (src/scheduler/work_stealing): a tree of spawns is walked depth-first, so only a path of it is
+// alive at once; fibers that keep yielding, fibers that keep spawning and timers cannot starve
+// one another.
+#include "fixtures.hpp"
+
+#include <boost/fiber/operations.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace {
+
+using namespace fbtest;
+
+class SchedulerShape : public ShapedTest {};
+FB_INSTANTIATE_SHAPES(SchedulerShape);
+
+// Counts fibers that hold a stack: from their spawn to the end of their body.
+struct LiveCount {
+  std::atomic<int> now{0};
+  std::atomic<int> peak{0};
+  void up() {
+    const int n = now.fetch_add(1) + 1;
+    int p = peak.load();
+    while (n > p && !peak.compare_exchange_weak(p, n)) {
+    }
+  }
+  void down() { now.fetch_sub(1); }
+};
+
+// Skynet's shape: every fiber spawns ten children and sums their results.
+long tree(LiveCount& live, long size) {
+  long sum = 1;
+  if (size > 1) {
+    fb::Task<long> kids[10];
+    for (auto& k : kids) {
+      live.up();
+      k = fb::spawn([&live, size] {
+        const long r = tree(live, size / 10);
+        live.down();
+        return r;
+      });
+    }
+    for (auto& k : kids) sum += k.get();
+  }
+  return sum;
+}
+
+TEST_P(SchedulerShape, ATreeOfSpawnsIsWalkedDepthFirst) {
+  // 11,111 fibers. Breadth-first (every spawn queued behind the others) would have the whole
+  // last level alive at once; depth-first keeps ~10 per level per scheduler thread alive.
+  LiveCount live;
+  auto t = rt.spawn([&] { return tree(live, 10000); });
+  EXPECT_EQ(get_within(t, "spawn tree"), 11111);
+  EXPECT_LT(live.peak.load(), 1000) << "fibers alive at once while walking a tree of 11,111";
+}
+
+TEST_P(SchedulerShape, FibersThatKeepYieldingDoNotStarveANewFiber) {
+  std::atomic<bool> stop{false};
+  std::vector<fb::Task<void>> yielders;
+  for (unsigned i = 0; i < 2 * GetParam() + 2; ++i)
+    yielders.push_back(rt.spawn([&] {
+      while (!stop.load()) boost::this_fiber::yield();
+    }));
+  auto late = rt.spawn([&] {
+    auto newcomer = fb::spawn([&] { stop = true; });
+    newcomer.get();
+  });
+  get_within(late, "a fiber spawned while others yield in a loop");
+  for (auto& y : yielders) get_within(y, "yielder");
+}
+
+TEST_P(SchedulerShape, AChainOfSpawnsDoesNotStarveAnOlderFiber) {
+  // A chain: each fiber spawns its successor and ends, until stopped. `older` is queued first,
+  // so every link is newer than it: a pure newest-first order would never start it.
+  // The state is shared: the chain's last link may still run when the test body returns.
+  struct State {
+    std::atomic<bool> stop{false};
+    std::atomic<long> links{0};
+  };
+  struct Chain {
+    std::shared_ptr<State> s;
+    void operator()() const {
+      if (s->stop.load()) return;
+      s->links.fetch_add(1);
+      (void)fb::spawn(Chain{s});  // not joined: the runtime keeps it alive
+    }
+  };
+  auto s = std::make_shared<State>();
+  auto t = rt.spawn([s] {
+    auto older = fb::spawn([s] { s->stop = true; });
+    auto head = fb::spawn(Chain{s});
+    older.get();
+    head.get();
+  });
+  get_within(t, "a fiber queued before a chain of spawns");
+}
+
+TEST_P(SchedulerShape, TimersFireWhileFibersKeepYielding) {
+  std::atomic<bool> stop{false};
+  std::vector<fb::Task<void>> yielders;
+  for (unsigned i = 0; i < 2 * GetParam() + 2; ++i)
+    yielders.push_back(rt.spawn([&] {
+      while (!stop.load()) boost::this_fiber::yield();
+    }));
+  auto sleeper = rt.spawn([&] {
+    boost::this_fiber::sleep_for(std::chrono::milliseconds(1));
+    stop = true;
+  });
+  get_within(sleeper, "a sleeping fiber while others yield in a loop");
+  for (auto& y : yielders) get_within(y, "yielder");
+}
+
+}  // namespace
