@@ -16,9 +16,9 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
+#include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
 #include "scheduler/stack_guard.hpp"
 #include "scheduler/stack_pool.hpp"
@@ -45,6 +45,7 @@ class Runtime::Impl {
     detail::unique_function body;
     detail::Scope seed;
     boost::context::stack_context stack;
+    std::size_t shard = 0;  // of the live registry
   };
 
   Impl(Runtime& self, RuntimeOptions options)
@@ -52,7 +53,8 @@ class Runtime::Impl {
         options_(std::move(options)),
         threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
         group_(threads_, options_.max_spin.count() >= 0 ? options_.max_spin : detail::Parker::default_max_spin()),
-        stacks_(options_.stack_size) {
+        stacks_(options_.stack_size),
+        live_(threads_ + 1) {
     group_.set_stacks(&stacks_);
     inboxes_.reserve(threads_);
     for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
@@ -73,14 +75,12 @@ class Runtime::Impl {
   void spawn(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
     const WorkerTag here = current_worker();
     const bool from_own_fiber = here.runtime == this && in_fiber();
-    Launch launch{std::move(state), std::move(body), std::move(seed), {}};
-    {
-      std::lock_guard g(registry_m_);
-      if (stopping_ && !from_own_fiber)
-        throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
-      launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
-      live_.insert(launch.state.get());
-      if (stopping_) launch.state->request_stop();
+    // Scheduler thread i registers in shard i, every other thread in the last one.
+    Launch launch{std::move(state), std::move(body), std::move(seed), {}, here.runtime == this ? here.index : threads_};
+    launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
+    if (!live_.add(*launch.state, launch.shard, /*refuse_when_stopping=*/!from_own_fiber)) {
+      stacks_.release(launch.stack);
+      throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
     }
     if (from_own_fiber) {
       launch_here(std::move(launch));
@@ -93,24 +93,22 @@ class Runtime::Impl {
   }
 
   void set_loop_owner(std::shared_ptr<detail::CurrentThreadExecutor> f) {
-    std::lock_guard g(registry_m_);
+    std::lock_guard g(state_m_);
     loop_owner_ = std::move(f);
   }
   std::shared_ptr<detail::CurrentThreadExecutor> loop_owner() {
-    std::lock_guard g(registry_m_);
+    std::lock_guard g(state_m_);
     return loop_owner_;
   }
 
   // Stops every live fiber and waits for them; called by ~Runtime and at exit for the default
   // runtime (with a bounded wait). Returns false if fibers are still alive at `give_up`.
   bool stop_and_wait(std::chrono::steady_clock::time_point give_up) {
-    std::unique_lock lk(registry_m_);
-    stopping_ = true;
-    for (detail::TaskStateBase* s : live_) s->request_stop();
+    live_.stop_all();
     auto next_report = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
-    while (!live_.empty()) {
+    for (;;) {
       const auto until = std::min(next_report, give_up);
-      if (drained_.wait_until(lk, until, [&] { return live_.empty(); })) break;
+      if (live_.wait_empty_until(until)) break;
       const auto now = std::chrono::steady_clock::now();
       if (now >= give_up) return false;
       if (now >= next_report) {
@@ -147,7 +145,7 @@ class Runtime::Impl {
     stop_and_wait(std::chrono::steady_clock::time_point::max());
     std::shared_ptr<void> io;
     {
-      std::lock_guard g(registry_m_);
+      std::lock_guard g(state_m_);
       io = std::move(io_);
     }
     io.reset();  // after the fibers (their pending operations were cancelled by the stop)
@@ -160,7 +158,7 @@ class Runtime::Impl {
   }
 
   std::shared_ptr<void> io_service(std::shared_ptr<void> (*make)(Runtime&)) {
-    std::lock_guard g(registry_m_);
+    std::lock_guard g(state_m_);
     if (!io_) io_ = make(self_);
     return io_;
   }
@@ -194,6 +192,7 @@ class Runtime::Impl {
     detail::install_stack_guard_reporting(stacks_.stack_size());
     boost::fibers::use_scheduling_algorithm<detail::WorkStealing>(group_, index);
     tl_worker = WorkerTag{this, index};
+    stacks_.attach_thread();
     Inbox& inbox = *inboxes_[index];
     std::unique_lock lk(inbox.m);
     for (;;) {
@@ -207,6 +206,7 @@ class Runtime::Impl {
       lk.lock();
     }
     tl_worker = WorkerTag{};
+    stacks_.detach_thread();
     detail::remove_stack_guard_reporting();
   }
 
@@ -220,7 +220,7 @@ class Runtime::Impl {
     } catch (...) {
       stacks_.release(shared->stack);
       shared->state->finish(std::current_exception());
-      unregister(shared->state.get());
+      live_.remove(*shared->state, shared->shard);
     }
   }
 
@@ -241,13 +241,7 @@ class Runtime::Impl {
     detail::drop_state();
     std::shared_ptr<detail::TaskStateBase> state = std::move(l.state);
     state->finish(std::move(error));
-    unregister(state.get());
-  }
-
-  void unregister(detail::TaskStateBase* s) {
-    std::lock_guard g(registry_m_);
-    live_.erase(s);
-    if (live_.empty()) drained_.notify_all();
+    live_.remove(*state, l.shard);
   }
 
   RuntimeOptions options_;
@@ -257,10 +251,8 @@ class Runtime::Impl {
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   std::atomic<unsigned> next_inbox_{0};
 
-  std::mutex registry_m_;
-  std::condition_variable drained_;
-  std::unordered_set<detail::TaskStateBase*> live_;
-  bool stopping_ = false;
+  std::mutex state_m_;  // guards loop_owner_ and io_
+  detail::LiveRegistry live_;
   std::shared_ptr<detail::CurrentThreadExecutor> loop_owner_;
   std::shared_ptr<void> io_;
 };

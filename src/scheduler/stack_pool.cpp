@@ -120,22 +120,85 @@ char* StackPool::carve() {
   return s;
 }
 
+// A scheduler thread's own free stacks (see attach_thread). Plain thread-local state: only the
+// owning thread touches it, in non-suspending code.
+struct ThreadCache {
+  static constexpr std::size_t kCapacity = 32;  // traded with the pool kCapacity / 2 at a time
+  StackPool* pool = nullptr;
+  std::size_t count = 0;
+  char* slots[kCapacity];
+};
+
+namespace {
+thread_local ThreadCache tl_cache;
+}  // namespace
+
+void StackPool::attach_thread() noexcept {
+  detach_thread();
+  tl_cache.pool = this;
+}
+
+void StackPool::detach_thread() noexcept {
+  ThreadCache& c = tl_cache;
+  if (c.pool == nullptr) return;
+  StackPool* pool = c.pool;
+  c.pool = nullptr;  // releases from now on (Boost frees the last stacks at thread exit) go to the pool
+  std::lock_guard g(pool->m_);
+  for (std::size_t i = 0; i < c.count; ++i) pool->hot_.push_back(c.slots[i]);  // capacity reserved by carve()
+  pool->hot_count_.store(pool->hot_.size(), std::memory_order_relaxed);
+  pool->in_use_ -= c.count;
+  c.count = 0;
+}
+
+char* StackPool::take_locked() {
+  char* s = nullptr;
+  if (!hot_.empty()) {
+    s = hot_.back();
+    hot_.pop_back();
+    hot_count_.store(hot_.size(), std::memory_order_relaxed);
+  } else if (!cold_.empty()) {
+    s = cold_.back();
+    cold_.pop_back();
+  } else {
+    s = carve();
+  }
+  ++in_use_;
+  surplus_since_ = {};  // busy again: the surplus must outlive a whole idle second before a trim
+  return s;
+}
+
+void StackPool::refill(ThreadCache& c) {
+  std::lock_guard g(m_);
+  c.slots[c.count++] = take_locked();  // may throw std::bad_alloc: then the cache stays empty
+  // Only already-made stacks beyond the first: carving is left to the next refill.
+  while (c.count < ThreadCache::kCapacity / 2 && !hot_.empty()) {
+    c.slots[c.count++] = hot_.back();
+    hot_.pop_back();
+    ++in_use_;
+  }
+  hot_count_.store(hot_.size(), std::memory_order_relaxed);
+}
+
+void StackPool::spill(ThreadCache& c) noexcept {
+  std::lock_guard g(m_);
+  // The oldest half goes back; the newest (warmest) stay.
+  const std::size_t n = ThreadCache::kCapacity / 2;
+  for (std::size_t i = 0; i < n; ++i) hot_.push_back(c.slots[i]);
+  std::copy(c.slots + n, c.slots + c.count, c.slots);
+  c.count -= n;
+  hot_count_.store(hot_.size(), std::memory_order_relaxed);
+  in_use_ -= n;
+}
+
 boost::context::stack_context StackPool::acquire() {
   char* s = nullptr;
-  {
+  ThreadCache& c = tl_cache;
+  if (c.pool == this) {
+    if (c.count == 0) refill(c);
+    s = c.slots[--c.count];
+  } else {
     std::lock_guard g(m_);
-    if (!hot_.empty()) {
-      s = hot_.back();
-      hot_.pop_back();
-      hot_count_.store(hot_.size(), std::memory_order_relaxed);
-    } else if (!cold_.empty()) {
-      s = cold_.back();
-      cold_.pop_back();
-    } else {
-      s = carve();
-    }
-    ++in_use_;
-    surplus_since_ = {};  // busy again: the surplus must outlive a whole idle second before a trim
+    s = take_locked();
   }
   boost::context::stack_context sctx;
   sctx.size = size_;
@@ -145,6 +208,12 @@ boost::context::stack_context StackPool::acquire() {
 
 void StackPool::release(boost::context::stack_context sctx) noexcept {
   char* s = static_cast<char*>(sctx.sp) - slot();
+  ThreadCache& c = tl_cache;
+  if (c.pool == this) {
+    if (c.count == ThreadCache::kCapacity) spill(c);
+    c.slots[c.count++] = s;
+    return;
+  }
   std::lock_guard g(m_);
   hot_.push_back(s);  // capacity reserved by carve()
   hot_count_.store(hot_.size(), std::memory_order_relaxed);

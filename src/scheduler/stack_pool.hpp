@@ -14,6 +14,10 @@
 //    thread about to park) keeps the most recently used `max_hot` free stacks resident and
 //    drops the pages of the others (MADV_DONTNEED, coalesced over adjacent stacks). The
 //    address space stays reserved (MAP_NORESERVE) for reuse.
+//  * Each scheduler thread keeps a few free stacks of its own (`ThreadCache`, attached with
+//    `attach_thread`), taken and given back without the pool's lock; it trades with the pool in
+//    batches. With one shared lock, two threads spawning and ending fibers (skynet on 2
+//    threads) contended on every spawn and every fiber end.
 // Thread-safe: a fiber may end on another thread than it started on.
 // Invariant: every stack handed out is returned through `release` exactly once; slabs are
 // unmapped only when no stack is in use.
@@ -30,6 +34,8 @@
 
 namespace fiberbridge::detail {
 
+struct ThreadCache;
+
 class StackPool {
  public:
   // Smallest usable stack: Boost.Fiber's blocking paths touch about 6 KiB (spinlock_ttas).
@@ -42,6 +48,10 @@ class StackPool {
 
   boost::context::stack_context acquire();  // throws std::bad_alloc
   void release(boost::context::stack_context sctx) noexcept;
+  // Gives the calling thread a cache of free stacks used by its acquire/release until
+  // `detach_thread` (which returns the cached stacks to the pool). One thread, one pool at a time.
+  void attach_thread() noexcept;
+  void detach_thread() noexcept;
   // Called by a scheduler thread about to park. Returns the pages of free stacks beyond
   // `max_hot` to the kernel once the surplus has outlived `kTrimDelay` of idleness (so bursts a
   // moment apart keep their stacks warm). Returns when it wants to be called again
@@ -56,6 +66,9 @@ class StackPool {
     std::size_t bytes;
   };
   char* carve();  // a never-used slot (guard page + stack), from the current or a new slab
+  char* take_locked();  // a free or new slot; m_ held
+  void refill(ThreadCache& cache);  // half a cache's worth from the pool (or a new slot)
+  void spill(ThreadCache& cache) noexcept;  // half of a full cache back to the pool
   std::size_t slot() const noexcept { return page_ + size_; }
 
   std::size_t size_;  // usable bytes, page-rounded

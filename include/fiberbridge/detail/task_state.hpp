@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/fiber/condition_variable.hpp>
+#include <boost/intrusive/list_hook.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -61,6 +62,9 @@ class TaskStateBase {
   // Returns an id for `remove_on_ready`, or 0 when `fn` already ran.
   std::uint64_t on_ready(unique_function fn);
   void remove_on_ready(std::uint64_t id);
+
+  // Membership in the spawning runtime's registry of live fibers (src/detail/live_registry).
+  boost::intrusive::list_member_hook<> live_hook;
 
  private:
   std::atomic<bool> ready_{false};

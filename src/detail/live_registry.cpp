@@ -1,0 +1,47 @@
+// detail/live_registry.cpp — see live_registry.hpp.
+#include "detail/live_registry.hpp"
+
+namespace fiberbridge::detail {
+
+LiveRegistry::LiveRegistry(std::size_t shards)
+    : shard_count_(shards == 0 ? 1 : shards), shards_(std::make_unique<Shard[]>(shard_count_)) {}
+
+bool LiveRegistry::add(TaskStateBase& s, std::size_t shard, bool refuse_when_stopping) {
+  Shard& sh = shards_[shard % shard_count_];
+  std::lock_guard g(sh.m);
+  // stop_all() sets the flag before it visits this shard: either it sees `s` here, or this
+  // sees the flag.
+  const bool stop = stopping_.load();
+  if (stop && refuse_when_stopping) return false;
+  sh.live.push_back(s);
+  count_.fetch_add(1);
+  if (stop) s.request_stop();
+  return true;
+}
+
+void LiveRegistry::remove(TaskStateBase& s, std::size_t shard) noexcept {
+  {
+    Shard& sh = shards_[shard % shard_count_];
+    std::lock_guard g(sh.m);
+    sh.live.erase(sh.live.iterator_to(s));
+  }
+  if (count_.fetch_sub(1) == 1) {
+    std::lock_guard g(drain_m_);  // the waiter checks the count under it: no lost notification
+    drained_.notify_all();
+  }
+}
+
+void LiveRegistry::stop_all() {
+  stopping_.store(true);
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard g(shards_[i].m);
+    for (TaskStateBase& s : shards_[i].live) s.request_stop();
+  }
+}
+
+bool LiveRegistry::wait_empty_until(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lk(drain_m_);
+  return drained_.wait_until(lk, until, [&] { return count_.load() == 0; });
+}
+
+}  // namespace fiberbridge::detail

@@ -1,0 +1,58 @@
+// detail/live_registry.hpp — the fibers a Runtime has spawned that have not finished yet.
+//
+// Owns: membership only (the task states are owned by their tasks). ~Runtime asks every live
+// fiber to stop and waits for the registry to drain; spawning after that has begun is refused
+// from outside the runtime and stopped at once from its own fibers.
+// Why sharded and intrusive: every spawn and every fiber end goes through here. One mutex and a
+// hash set (a node allocation per fiber) made two scheduler threads spawning and ending fibers
+// (skynet) contend on every operation. Each scheduler thread registers in its own shard (a
+// fiber ending on another thread locks its spawner's shard), with a hook inside the task state.
+#pragma once
+
+#include <boost/intrusive/list.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+
+#include "fiberbridge/detail/task_state.hpp"
+
+namespace fiberbridge::detail {
+
+class LiveRegistry {
+ public:
+  explicit LiveRegistry(std::size_t shards);
+
+  // Registers `s` in `shard` (taken modulo the shard count). Once stopping: refused (false) if
+  // `refuse_when_stopping`, else registered and asked to stop at once.
+  bool add(TaskStateBase& s, std::size_t shard, bool refuse_when_stopping);
+  void remove(TaskStateBase& s, std::size_t shard) noexcept;
+
+  // From now on the registry is stopping; asks every live fiber to stop.
+  void stop_all();
+  bool stopping() const noexcept { return stopping_.load(); }
+  // Waits until no fiber is live or `until` passes; true if none is live.
+  bool wait_empty_until(std::chrono::steady_clock::time_point until);
+  std::size_t size() const noexcept { return count_.load(); }
+
+ private:
+  using Hook = boost::intrusive::member_hook<TaskStateBase, boost::intrusive::list_member_hook<>,
+                                             &TaskStateBase::live_hook>;
+  using List = boost::intrusive::list<TaskStateBase, Hook, boost::intrusive::constant_time_size<false>>;
+  struct alignas(64) Shard {
+    std::mutex m;
+    List live;
+  };
+
+  std::size_t shard_count_;
+  std::unique_ptr<Shard[]> shards_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> count_{0};
+  std::mutex drain_m_;
+  std::condition_variable drained_;
+};
+
+}  // namespace fiberbridge::detail
