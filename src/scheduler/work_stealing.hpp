@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "detail/parker.hpp"
+#include "detail/spinlock.hpp"
 #include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
@@ -70,7 +71,7 @@ class ReadyQueue {
     size_.store(woken_.size() + fresh_.size() + (dispatcher_ != nullptr), std::memory_order_relaxed);
   }
 
-  mutable std::mutex m_;
+  mutable Spinlock m_;
   bool held_ = false;
   boost::fibers::context* dispatcher_ = nullptr;
   unsigned since_dispatch_ = 0;
