@@ -211,25 +211,28 @@ class Runtime::Impl {
   }
 
   void launch_here(Launch launch) {
-    auto shared = std::make_shared<Launch>(std::move(launch));
+    // Kept for the failure path: the fiber owns the Launch (its stack frame holds it).
+    std::shared_ptr<detail::TaskStateBase> state = launch.state;
+    const boost::context::stack_context stack = launch.stack;
+    const std::size_t shard = launch.shard;
     try {
       detail::LaunchGuard no_steal_until_detached;
-      boost::fibers::fiber f(boost::fibers::launch::post, std::allocator_arg,
-                             detail::PooledStack(stacks_, shared->stack), [this, shared] { run_fiber(*shared); });
+      boost::fibers::fiber f(boost::fibers::launch::post, std::allocator_arg, detail::PooledStack(stacks_, stack),
+                             [this, l = std::move(launch)]() mutable { run_fiber(l); });
       f.detach();
     } catch (...) {
-      stacks_.release(shared->stack);
-      shared->state->finish(std::current_exception());
-      live_.remove(*shared->state, shared->shard);
+      stacks_.release(stack);
+      state->finish(std::current_exception());
+      live_.remove(*state, shard);
     }
   }
 
   void run_fiber(Launch& l) {
-    auto* st = new detail::ExecState();
-    st->scope = std::move(l.seed);
-    if (!st->scope.context) st->scope.context = std::make_shared<detail::ContextData>();
-    st->scope.stop = l.state->stop_token();
-    st->runtime = &self_;
+    detail::ExecState st;  // lives in the fiber's own stack frame
+    st.scope = std::move(l.seed);
+    if (!st.scope.context) st.scope.context = std::make_shared<detail::ContextData>();
+    st.scope.stop = l.state->stop_token();
+    st.runtime = &self_;
     detail::install_state(st);
     std::exception_ptr error;
     try {

@@ -13,7 +13,9 @@ namespace {
 // Fibers keep their state in fiber-specific storage (it follows them when they migrate).
 // Leaked on purpose: fibers may still end during static destruction.
 boost::fibers::fiber_specific_ptr<ExecState>& storage() {
-  static auto* fss = new boost::fibers::fiber_specific_ptr<ExecState>();
+  static auto* fss = new boost::fibers::fiber_specific_ptr<ExecState>([](ExecState* s) {
+    if (s->owned_by_storage) delete s;
+  });
   return *fss;
 }
 
@@ -27,6 +29,7 @@ __attribute__((noinline)) bool on_main_context() noexcept {
 
 ExecState* make_state() {
   auto* s = new ExecState();
+  s->owned_by_storage = true;
   s->scope.context = std::make_shared<ContextData>();
   return s;
 }
@@ -59,7 +62,7 @@ ExecState& current_state() {
   return *s;
 }
 
-void install_state(ExecState* state) { storage().reset(state); }
+void install_state(ExecState& state) { storage().reset(&state); }
 
 void drop_state() { storage().reset(nullptr); }
 

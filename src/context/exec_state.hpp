@@ -82,13 +82,16 @@ struct ExecState {
   Scope scope;
   Runtime* runtime = nullptr;  // set on runtime fibers only
   std::unordered_map<std::uint64_t, std::shared_ptr<void>> tcl;
+  bool owned_by_storage = false;  // created by current_state(); freed by the storage
 };
 
 // The current fiber's (or plain thread's) state, created empty on first use.
 ExecState& current_state();
-// Installs `state` for the current fiber (takes ownership); used when a runtime fiber starts.
-void install_state(ExecState* state);
-// Frees the current fiber's state now (a fiber does it before reporting completion).
+// Installs `state` for the current fiber; used when a runtime fiber starts. Borrowed: the
+// caller (the fiber's entry frame) keeps it alive until drop_state().
+void install_state(ExecState& state);
+// Uninstalls (and frees, if it owns it) the current fiber's state now (a fiber does it before
+// reporting completion).
 void drop_state();
 
 // A snapshot of the current scope for a child: same routing, a fresh holder of the same
