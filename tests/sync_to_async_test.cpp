@@ -4,6 +4,8 @@
 // executors (#43), the decorator form, and thousands of concurrent fibers each bridging.
 #include "fixtures.hpp"
 
+#include <sched.h>
+
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
@@ -146,6 +148,19 @@ TEST_P(SyncToAsyncShape, PoolThreadsAreReusedAcrossCalls) {
     return threads.size();
   });
   EXPECT_LT(get_within(t), static_cast<std::size_t>(kCalls / 5));
+}
+
+// Pool workers run under SCHED_BATCH (a woken worker does not preempt the fiber thread that
+// queued its job; see blocking_pool.cpp); the sync thread keeps the default policy.
+TEST_P(SyncToAsyncShape, PoolBodiesRunUnderBatchSchedulingSensitiveOnesDoNot) {
+  auto t = rt.spawn([] {
+    const int pool = fb::sync_to_async([] { return ::sched_getscheduler(0); }, {.thread_sensitive = false})();
+    const int sensitive = fb::sync_to_async([] { return ::sched_getscheduler(0); })();
+    return std::pair{pool, sensitive};
+  });
+  const auto [pool, sensitive] = get_within(t);
+  EXPECT_EQ(pool, SCHED_BATCH);
+  EXPECT_EQ(sensitive, SCHED_OTHER);
 }
 
 TEST_P(SyncToAsyncShape, VoidBodyCompletes) {
