@@ -42,7 +42,7 @@ struct RuntimeOptions {
   std::string name = "fb-worker";
   /// Idle policy: how long an idle scheduler thread may spin before it parks, at most. The
   /// actual spin adapts to recent wake-up latencies and is skipped when the waker shares our
-  /// CPU. 0 = never spin. Negative = the process default (FIBERBRIDGE_MAX_SPIN_NS, else 20 µs).
+  /// CPU. 0 = never spin. Negative = the process default (FIBERBRIDGE_MAX_SPIN_NS, else 50 µs).
   std::chrono::nanoseconds max_spin{-1};
   /// ~Runtime prints to stderr how many fibers it still waits for after this grace period
   /// (fibers blocked forever on a raw Boost.Fiber primitive are the user's bug).

@@ -42,7 +42,7 @@ std::chrono::nanoseconds Parker::default_max_spin() noexcept {
       const long long v = std::strtoll(env, &end, 10);
       if (end != env && *end == '\0' && v >= 0) return static_cast<std::int64_t>(v);
     }
-    return std::int64_t{20'000};
+    return std::int64_t{50'000};
   }();
   return std::chrono::nanoseconds(ns);
 }
@@ -79,6 +79,7 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
   if (spin_worthwhile && spin(budget_ns_)) return true;
 
   const std::int64_t parked_at = now_ns();
+  notified_at_.store(0, std::memory_order_relaxed);
   expected = kEmpty;
   if (!state_.compare_exchange_strong(expected, kParked, std::memory_order_acquire)) {
     state_.store(kEmpty, std::memory_order_relaxed);  // it was NOTIFIED meanwhile
@@ -106,8 +107,13 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
   if (state_.exchange(kEmpty, std::memory_order_acquire) == kNotified) notified = true;
 
   if (notified) {
-    // Learn: a wake that came sooner than the cap would have been caught by spinning.
-    const std::int64_t waited = now_ns() - parked_at;
+    // Learn: a notification that came sooner than the cap would have been caught by spinning.
+    // Measured up to the notifier's unpark, not to our wake-up: our own wake-up latency (20-45
+    // us across vCPUs here) is what spinning saves, and counting it made two threads that wait
+    // for each other settle for parking forever (each saw the other's wake-up latency plus its
+    // own, above the cap).
+    const std::int64_t at = notified_at_.load(std::memory_order_relaxed);
+    const std::int64_t waited = at >= parked_at ? at - parked_at : now_ns() - parked_at;  // stale: ours
     if (spin_worthwhile) {
       budget_ns_ = waited < max_spin_ns_ ? std::min(max_spin_ns_, budget_ns_ * 2 + 1000) : budget_ns_ / 2;
     } else if (waited < max_spin_ns_ && max_spin_ns_ > 0) {
@@ -119,7 +125,12 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
 
 void Parker::unpark() noexcept {
   notifier_cpu_.store(::sched_getcpu(), std::memory_order_relaxed);
-  if (state_.exchange(kNotified, std::memory_order_release) == kParked) futex(&state_, FUTEX_WAKE, 1, nullptr);
+  if (state_.exchange(kNotified, std::memory_order_release) == kParked) {
+    // Before the wake syscall (a full barrier): the waiter reads it after futex_wait returns.
+    // A waiter woken otherwise may miss it and falls back to its own clock.
+    notified_at_.store(now_ns(), std::memory_order_relaxed);
+    futex(&state_, FUTEX_WAKE, 1, nullptr);
+  }
 }
 
 }  // namespace fiberbridge::detail

@@ -31,7 +31,8 @@ class Parker {
   void unpark() noexcept;
 
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept;
-  // FIBERBRIDGE_MAX_SPIN_NS from the environment, else 20 µs.
+  // FIBERBRIDGE_MAX_SPIN_NS from the environment, else 50 µs (a wake-up across vCPUs costs
+  // 20-45 µs on this kind of VM: the cap must cover one, see park_until's learning rule).
   static std::chrono::nanoseconds default_max_spin() noexcept;
 
  private:
@@ -40,6 +41,7 @@ class Parker {
 
   std::atomic<std::uint32_t> state_{kEmpty};
   std::atomic<int> notifier_cpu_{-1};
+  std::atomic<std::int64_t> notified_at_{0};  // when a notifier woke us from the futex (0: unknown)
   std::int64_t max_spin_ns_;
   std::int64_t budget_ns_;
 };
