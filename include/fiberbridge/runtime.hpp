@@ -77,6 +77,10 @@ class Runtime {
   /// child gets a snapshot of the caller's context variables and routing state. Callable
   /// from any thread or fiber. Throws std::bad_alloc if the fiber cannot be created and
   /// std::logic_error if the runtime is shutting down.
+  /// Order: the caller keeps running; the child starts later. No start order among siblings is
+  /// promised: a scheduler thread runs woken fibers first, then unstarted ones newest first (a
+  /// tree of spawns is walked depth-first, keeping few stacks alive), with bounded waits for
+  /// both (see docs/architecture.md).
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
