@@ -27,6 +27,12 @@ done
 py=/usr/bin/python3   # Debian's python: python3-asgiref and python3-matplotlib live there
 gbenches=(sync_to_async_bench async_to_sync_bench nested_bench throughput_bench fiber_ops_bench context_bench)
 
+if [ "$smoke" = 0 ]; then
+  # The asgiref baseline and the plot; without root this only reports what is missing.
+  FIBERBRIDGE_EXTRA_PKGS="python3-asgiref python3-matplotlib" "$root/scripts/deps.sh" ||
+    echo "run.sh: continuing without the missing packages (no asgiref row or no plot)" >&2
+fi
+
 echo "== build ($build)"
 if [ "$smoke" = 1 ] && [ -f "$build/CMakeCache.txt" ]; then
   # CI may point FIBERBRIDGE_BENCH_BUILD_DIR at its own build: keep its type and options (smoke times nothing).

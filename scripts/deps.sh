@@ -13,8 +13,13 @@ if ((${#missing[@]})); then
     echo "fiberbridge: missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
+  # python3-matplotlib (bench plots) reaches python3-scipy -> python3-pythran -> libboost-dev,
+  # which is 1.74 and conflicts with libboost1.81-dev; refusing pythran (and recommends) makes
+  # apt take the alternatives.
+  apt_extra=()
+  [[ " ${missing[*]} " == *" python3-matplotlib "* ]] && apt_extra=(--no-install-recommends python3-pythran-)
   echo "fiberbridge: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" "${apt_extra[@]}" >/dev/null
 fi
