@@ -33,7 +33,6 @@ class LiveRegistry {
 
   // From now on the registry is stopping; asks every live fiber to stop.
   void stop_all();
-  bool stopping() const noexcept { return stopping_.load(); }
   // Waits until no fiber is live or `until` passes; true if none is live.
   bool wait_empty_until(std::chrono::steady_clock::time_point until);
   std::size_t size() const noexcept { return count_.load(); }

@@ -12,12 +12,8 @@
 #include <cstdlib>
 #include <ctime>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define FB_CPU_RELAX() _mm_pause()
-#else
-#define FB_CPU_RELAX() ((void)0)
-#endif
+#include "detail/spinlock.hpp"  // spin_pause
+
 
 namespace fiberbridge::detail {
 
@@ -63,7 +59,7 @@ bool Parker::spin(std::int64_t budget_ns) noexcept {
         std::uint32_t expected = kNotified;
         if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acquire)) return true;
       }
-      FB_CPU_RELAX();
+      spin_pause();
     }
     if (now_ns() >= until) return false;
   }
