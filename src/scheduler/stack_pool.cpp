@@ -143,10 +143,7 @@ void StackPool::detach_thread() noexcept {
   if (c.pool == nullptr) return;
   StackPool* pool = c.pool;
   c.pool = nullptr;  // releases from now on (Boost frees the last stacks at thread exit) go to the pool
-  std::lock_guard g(pool->m_);
-  for (std::size_t i = 0; i < c.count; ++i) pool->hot_.push_back(c.slots[i]);  // capacity reserved by carve()
-  pool->hot_count_.store(pool->hot_.size(), std::memory_order_relaxed);
-  pool->in_use_ -= c.count;
+  pool->put_back(c.slots, c.count);
   c.count = 0;
 }
 
@@ -180,14 +177,11 @@ void StackPool::refill(ThreadCache& c) {
 }
 
 void StackPool::spill(ThreadCache& c) noexcept {
-  std::lock_guard g(m_);
   // The oldest half goes back; the newest (warmest) stay.
   const std::size_t n = ThreadCache::kCapacity / 2;
-  for (std::size_t i = 0; i < n; ++i) hot_.push_back(c.slots[i]);
+  put_back(c.slots, n);
   std::copy(c.slots + n, c.slots + c.count, c.slots);
   c.count -= n;
-  hot_count_.store(hot_.size(), std::memory_order_relaxed);
-  in_use_ -= n;
 }
 
 boost::context::stack_context StackPool::acquire() {
@@ -214,10 +208,14 @@ void StackPool::release(boost::context::stack_context sctx) noexcept {
     c.slots[c.count++] = s;
     return;
   }
+  put_back(&s, 1);
+}
+
+void StackPool::put_back(char* const* slots, std::size_t n) noexcept {
   std::lock_guard g(m_);
-  hot_.push_back(s);  // capacity reserved by carve()
+  hot_.insert(hot_.end(), slots, slots + n);  // capacity reserved by carve()
   hot_count_.store(hot_.size(), std::memory_order_relaxed);
-  --in_use_;
+  in_use_ -= n;
 }
 
 std::chrono::steady_clock::time_point StackPool::trim() noexcept {

@@ -69,6 +69,7 @@ class StackPool {
   char* take_locked();  // a free or new slot; m_ held
   void refill(ThreadCache& cache);  // half a cache's worth from the pool (or a new slot)
   void spill(ThreadCache& cache) noexcept;  // half of a full cache back to the pool
+  void put_back(char* const* slots, std::size_t n) noexcept;  // free slots back to the hot list
   std::size_t slot() const noexcept { return page_ + size_; }
 
   std::size_t size_;  // usable bytes, page-rounded

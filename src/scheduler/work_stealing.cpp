@@ -31,7 +31,7 @@ context* ReadyQueue::take_woken() {
 
 context* ReadyQueue::take_fresh() {
   woken_streak_ = 0;
-  // Newest first, but one that waited kMaxWait picks goes first (at most one per kBurst picks,
+  // Newest first, but one that waited kMaxWait picks goes first (at most one per kMaxWait picks,
   // so that a tree walk is not turned breadth-first by its own old siblings).
   if (picks_ - fresh_.front().queued_at > kMaxWait && picks_ - last_aged_ >= kMaxWait) {
     last_aged_ = picks_;
