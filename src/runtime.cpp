@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 
 #include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
+#include "scheduler/fiber_props.hpp"
 #include "scheduler/stack_guard.hpp"
 #include "scheduler/stack_pool.hpp"
 #include "scheduler/work_stealing.hpp"
@@ -36,7 +38,53 @@ struct WorkerTag {
 thread_local WorkerTag tl_worker;
 
 __attribute__((noinline)) WorkerTag current_worker() noexcept { return tl_worker; }
+
+// Threads that release runtimes destroyed by their own fibers. Detached, so the process waits
+// for them at exit, bounded (a runtime whose fibers never return must not hang the exit).
+struct Reapers {
+  std::mutex m;
+  std::condition_variable done;
+  unsigned running = 0;
+
+  static Reapers& get() {
+    static Reapers* r = [] {
+      auto* p = new Reapers;  // never destroyed: reapers may outlive static destruction
+      std::atexit([] {
+        Reapers& rs = get();
+        std::unique_lock lk(rs.m);
+        (void)rs.done.wait_for(lk, std::chrono::seconds(2), [&] { return rs.running == 0; });
+      });
+      return p;
+    }();
+    return *r;
+  }
+};
 }  // namespace
+
+namespace detail {
+bool start_reaper(std::function<void()> fn) noexcept {
+  Reapers& rs = Reapers::get();
+  {
+    std::lock_guard g(rs.m);
+    ++rs.running;
+  }
+  try {
+    std::thread([fn = std::move(fn)] {
+      ::pthread_setname_np(::pthread_self(), "fb-reaper");
+      fn();
+      Reapers& r = Reapers::get();
+      std::lock_guard g(r.m);
+      --r.running;
+      r.done.notify_all();
+    }).detach();
+    return true;
+  } catch (...) {
+    std::lock_guard g(rs.m);
+    --rs.running;
+    return false;
+  }
+}
+}  // namespace detail
 
 class Runtime::Impl {
  public:
@@ -49,7 +97,7 @@ class Runtime::Impl {
   };
 
   Impl(Runtime& self, RuntimeOptions options)
-      : self_(self),
+      : self_(&self),
         options_(std::move(options)),
         threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
         group_(threads_, options_.max_spin.count() >= 0 ? options_.max_spin : detail::Parker::default_max_spin()),
@@ -122,11 +170,33 @@ class Runtime::Impl {
     return true;
   }
 
+  // Whether ~Runtime runs on one of this runtime's own fibers (it cannot wait for itself then).
+  bool on_own_fiber() const noexcept { return current_worker().runtime == this && in_fiber(); }
+
+  // ~Runtime on one of its own fibers: a stand-in Runtime takes over this Impl (and the self
+  // slot every fiber reads), the other fibers are asked to stop, and a reaper thread destroys
+  // the stand-in (stop, join, free: the ordinary shutdown) once every fiber has returned.
+  static void retire_from_own_fiber(std::unique_ptr<Impl> impl) noexcept {
+    Impl& im = *impl;
+    Runtime* stand_in = new (std::nothrow) Runtime(std::move(impl));
+    if (stand_in == nullptr) {  // out of memory: nothing can be freed safely, keep it all
+      (void)impl.release();
+      im.live_.stop_all();
+      return;
+    }
+    im.self_.store(stand_in, std::memory_order_release);
+    im.live_.stop_all(detail::current_state().scope.stop);  // the others; this fiber runs on
+    if (!detail::start_reaper([stand_in] {
+          (void)stand_in->impl_->live_.wait_empty_until(std::chrono::steady_clock::time_point::max());
+          delete stand_in;
+        })) {
+      std::fprintf(stderr, "fiberbridge: no thread to release a Runtime destroyed by its own fiber (leaked)\n");
+    }
+  }
+
   void shutdown() {
-    if (current_worker().runtime == this) {
-      std::fprintf(stderr,
-                   "fiberbridge: a Runtime was destroyed by one of its own fibers; it cannot wait for itself, so its "
-                   "threads are left running (leaked)\n");
+    if (current_worker().runtime == this) {  // on a scheduler thread but not on a fiber: impossible for user code
+      std::fprintf(stderr, "fiberbridge: a Runtime was destroyed on its own scheduler thread; its threads are leaked\n");
       for (auto& t : threads) t.detach();
       return;
     }
@@ -159,11 +229,13 @@ class Runtime::Impl {
 
   std::shared_ptr<void> io_service(std::shared_ptr<void> (*make)(Runtime&)) {
     std::lock_guard g(state_m_);
-    if (!io_) io_ = make(self_);
+    if (!io_) io_ = make(*self_.load(std::memory_order_acquire));
     return io_;
   }
 
-  Runtime& self_;
+  // This runtime's address, read by its fibers (ExecState::runtime_slot) and its I/O service;
+  // re-pointed to the stand-in when a fiber destroys the runtime.
+  std::atomic<Runtime*> self_;
   std::vector<std::thread> threads;
 
  private:
@@ -217,7 +289,10 @@ class Runtime::Impl {
     const std::size_t shard = launch.shard;
     try {
       detail::LaunchGuard no_steal_until_detached;
-      boost::fibers::fiber f(boost::fibers::launch::post, std::allocator_arg, detail::PooledStack(stacks_, stack),
+      // The scheduler's record of the fiber rides at the top of its stack (no allocation).
+      detail::PooledStack salloc(stacks_, stack);
+      boost::fibers::fiber_properties* props = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();
+      boost::fibers::fiber f(boost::fibers::launch::post, props, std::allocator_arg, std::move(salloc),
                              [this, l = std::move(launch)]() mutable { run_fiber(l); });
       f.detach();
     } catch (...) {
@@ -232,7 +307,7 @@ class Runtime::Impl {
     st.scope = std::move(l.seed);
     if (!st.scope.context) st.scope.context = std::make_shared<detail::ContextData>();
     st.scope.stop = l.state->stop_token();
-    st.runtime = &self_;
+    st.runtime_slot = &self_;
     detail::install_state(st);
     std::exception_ptr error;
     try {
@@ -262,7 +337,10 @@ class Runtime::Impl {
 
 Runtime::Runtime() : Runtime(RuntimeOptions{}) {}
 Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(*this, std::move(options))) {}
-Runtime::~Runtime() = default;
+Runtime::Runtime(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Runtime::~Runtime() {
+  if (impl_->on_own_fiber()) Impl::retire_from_own_fiber(std::move(impl_));
+}
 
 Runtime& Runtime::default_runtime() {
   static Runtime* rt = [] {
@@ -298,12 +376,12 @@ void Runtime::spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::u
 
 bool in_fiber() noexcept {
   if (current_worker().runtime == nullptr) return false;
-  return detail::current_state().runtime != nullptr;
+  return detail::current_state().runtime_slot != nullptr;
 }
 
 Runtime* current_runtime() noexcept {
   if (current_worker().runtime == nullptr) return nullptr;
-  return detail::current_state().runtime;
+  return detail::current_state().runtime();
 }
 
 namespace detail {
@@ -322,6 +400,8 @@ std::shared_ptr<CurrentThreadExecutor> RuntimeAccess::loop_owner(Runtime& rt) { 
 void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame) {
   rt.impl_->set_loop_owner(std::move(frame));
 }
+
+const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }
 
 std::shared_ptr<void> RuntimeAccess::io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&)) {
   return rt.impl_->io_service(make);

@@ -7,6 +7,7 @@
 // for the registry to empty, and only then lets the threads exit.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "bridge/current_thread_executor.hpp"
@@ -26,6 +27,9 @@ struct RuntimeAccess {
   // The runtime's I/O service slot (see src/asio/): created on first use under the runtime's
   // lock by `make`, destroyed after every fiber has finished and before the threads exit.
   static std::shared_ptr<void> io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&));
+  // The slot holding the runtime's address: it outlives a Runtime destroyed by its own fiber
+  // (then it holds the stand-in), until the threads are joined.
+  static const std::atomic<Runtime*>& self_slot(Runtime& rt) noexcept;
 };
 
 }  // namespace fiberbridge::detail

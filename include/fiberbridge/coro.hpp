@@ -92,9 +92,9 @@ template <class Handler>
 class CoroCompletionImpl final : public CoroCompletion {
  public:
   explicit CoroCompletionImpl(Handler h) : h_(std::move(h)) {}
-  void post(std::exception_ptr error) override {
+  void post() override {
     auto ex = boost::asio::get_associated_executor(h_);
-    boost::asio::post(ex, [h = std::move(h_), error = std::move(error)]() mutable { std::move(h)(std::move(error)); });
+    boost::asio::post(ex, [h = std::move(h_)]() mutable { std::move(h)(); });
   }
 
  private:
@@ -120,14 +120,14 @@ template <class Call>
 boost::asio::awaitable<typename Call::Result> coro_await_sync_call(std::shared_ptr<Call> call,
                                                                    SyncToAsyncOptions options) {
   CoroSyncCall op(call, options);
-  std::exception_ptr error;
-  try {
-    auto waiting = boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(std::exception_ptr)>(
-        CoroSyncInitiation{&op}, boost::asio::use_awaitable);
-    co_await std::move(waiting);
-  } catch (...) {
-    error = std::current_exception();
-  }
+  // The outcome is not passed through the completion handler: Asio keeps copies of a handler's
+  // exception_ptr argument until after the coroutine has run on, so the last reference to the
+  // exception could be dropped on the reactor thread after its consumer read it (invisible to
+  // TSan: the count lives in libstdc++). It waits in `op`, and this coroutine moves it out.
+  auto waiting = boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void()>(CoroSyncInitiation{&op},
+                                                                                         boost::asio::use_awaitable);
+  co_await std::move(waiting);
+  std::exception_ptr error = op.take_error();
   op.copy_back();
   if (error) std::rethrow_exception(std::move(error));
   co_return call->take();
@@ -140,14 +140,21 @@ struct awaitable_traits<boost::asio::awaitable<T, boost::asio::any_io_executor>>
   using value_type = T;
 };
 
+// The root coroutine of coro::async_to_sync. Its exception does not travel through co_spawn's
+// completion (Asio keeps copies of it on the reactor thread after the waiting thread has been
+// released): it is caught here and left in `*error`, which only the waiting thread reads.
 template <class R, class F, class Tuple>
-boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot) {
-  auto awaitable = std::apply(std::move(fn), std::move(args));
-  if constexpr (std::is_void_v<R>) {
-    co_await std::move(awaitable);
-  } else {
-    R value = co_await std::move(awaitable);
-    slot->fill([&]() -> R { return std::move(value); });
+boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot, std::exception_ptr* error) {
+  try {
+    auto awaitable = std::apply(std::move(fn), std::move(args));
+    if constexpr (std::is_void_v<R>) {
+      co_await std::move(awaitable);
+    } else {
+      R value = co_await std::move(awaitable);
+      slot->fill([&]() -> R { return std::move(value); });
+    }
+  } catch (...) {
+    *error = std::current_exception();
   }
 }
 
@@ -207,8 +214,10 @@ class AsyncToSync {
     using Aw = std::invoke_result_t<F, std::decay_t<A>...>;
     using R = typename detail::awaitable_traits<Aw>::value_type;
     detail::ResultSlot<R> slot;
-    auto entry = detail::coro_entry<R>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot);
+    std::exception_ptr error;
+    auto entry = detail::coro_entry<R>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot, &error);
     detail::run_coro_async_call(std::move(entry), options_);
+    if (error) std::rethrow_exception(std::move(error));
     return slot.take();
   }
 

@@ -52,6 +52,13 @@ struct RuntimeOptions {
 /// Runtime — non-copyable, non-movable. `~Runtime` requests a stop on every fiber still running
 /// (fibers suspended in a bridge or in Task::get wake with CancelledError), waits for them,
 /// then joins its threads; it never hangs on an idle runtime.
+///
+/// Destroyed by one of its own fibers (the last `std::shared_ptr<Runtime>` dropped on one of
+/// them): `~Runtime` asks every other fiber to stop and returns at once, without waiting. The
+/// destroying fiber runs on; `current_runtime()` and `spawn()` keep working there and in the
+/// stopping fibers (they see a stand-in Runtime that refuses spawns from outside and stops new
+/// fibers at once). The threads are joined and the memory released by a background thread once
+/// every fiber, the destroying one included, has returned.
 class Runtime {
  public:
   Runtime();
@@ -102,6 +109,7 @@ class Runtime {
 
  private:
   friend struct detail::RuntimeAccess;
+  explicit Runtime(std::unique_ptr<Impl> impl) noexcept;  // the stand-in of a self-destroyed runtime
   void spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body);
   std::unique_ptr<Impl> impl_;
 };

@@ -49,7 +49,7 @@ thread_local IoService* tl_reactor = nullptr;
 
 class IoService {
  public:
-  explicit IoService(Runtime& rt) : runtime_(&rt), guard_(boost::asio::make_work_guard(io_)) {
+  explicit IoService(Runtime& rt) : runtime_(&RuntimeAccess::self_slot(rt)), guard_(boost::asio::make_work_guard(io_)) {
     thread_ = std::thread([this] {
       ::pthread_setname_np(::pthread_self(), "fb-io");
       tl_reactor = this;
@@ -76,7 +76,7 @@ class IoService {
   }
 
   boost::asio::io_context& context() noexcept { return io_; }
-  Runtime* runtime() const noexcept { return runtime_; }
+  Runtime* runtime() const noexcept { return runtime_->load(std::memory_order_acquire); }
 
   bool add(const std::shared_ptr<IoCancellable>& w) {
     std::lock_guard g(m_);
@@ -105,7 +105,7 @@ class IoService {
     for (auto& w : all) w->cancel_on_reactor();
   }
 
-  Runtime* runtime_;
+  const std::atomic<Runtime*>* runtime_;  // the runtime's self slot (see RuntimeAccess::self_slot)
   // Declared before io_: destroyed after it (a root reports to its caller while io_ is destroyed).
   std::mutex m_;
   std::condition_variable roots_done_;

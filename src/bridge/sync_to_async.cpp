@@ -72,12 +72,12 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   ctl->body_context->map = before;
 
   for (;;) {
-    Route route = choose_route(options, state.scope.routing, state.runtime);
+    Route route = choose_route(options, state.scope.routing, state.runtime());
     Scope body;
     body.context = ctl->body_context;
     body.routing = state.scope.routing;
     body.stop = ctl->body_stop.get_token();
-    body.outer_runtime = state.runtime;
+    body.outer_runtime = state.runtime();
     if (route.holdable()) {
       ctl->hold = std::make_shared<std::atomic<bool>>(true);
       body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), ctl->hold, body.routing.holds});

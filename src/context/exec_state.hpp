@@ -80,7 +80,12 @@ struct Scope {
 
 struct ExecState {
   Scope scope;
-  Runtime* runtime = nullptr;  // set on runtime fibers only
+  // Runtime fibers only: the runtime's own slot holding its address (re-pointed to a stand-in
+  // when a fiber destroys its runtime, see ~Runtime), so that a fiber never reads a stale one.
+  const std::atomic<Runtime*>* runtime_slot = nullptr;
+  Runtime* runtime() const noexcept {
+    return runtime_slot != nullptr ? runtime_slot->load(std::memory_order_acquire) : nullptr;
+  }
   std::unordered_map<std::uint64_t, std::shared_ptr<void>> tcl;
   bool owned_by_storage = false;  // created by current_state(); freed by the storage
 };

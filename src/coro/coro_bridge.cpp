@@ -82,6 +82,7 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
 
   std::mutex m;
   std::unique_ptr<CoroCompletion> completion;  // posted once, then null
+  std::exception_ptr error;                    // the outcome, set before the completion is posted
   IoService* service = nullptr;                // registered there while the completion is pending
 
   // Posts the coroutine's completion, once. Under the lock: IoService's cancel pass takes the
@@ -89,8 +90,9 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
   void complete(std::exception_ptr e) noexcept {
     std::lock_guard g(m);
     if (!completion) return;
+    error = std::move(e);
     try {
-      completion->post(std::move(e));
+      completion->post();
     } catch (...) {  // cannot post (out of memory): the coroutine is lost, never resumed twice
     }
     completion.reset();
@@ -178,6 +180,11 @@ void CoroSyncCall::start(std::unique_ptr<CoroCompletion> completion) noexcept {
 }
 
 void CoroSyncCall::cancel(const std::shared_ptr<CoroSyncControl>& ctl) noexcept { ctl->cancel_on_reactor(); }
+
+std::exception_ptr CoroSyncCall::take_error() noexcept {
+  std::lock_guard g(ctl_->m);
+  return std::move(ctl_->error);
+}
 
 void CoroSyncCall::copy_back() noexcept {
   try {

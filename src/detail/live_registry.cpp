@@ -1,6 +1,9 @@
 // detail/live_registry.cpp — see live_registry.hpp.
 #include "detail/live_registry.hpp"
 
+#include <stop_token>
+#include <vector>
+
 namespace fiberbridge::detail {
 
 LiveRegistry::LiveRegistry(std::size_t shards)
@@ -8,14 +11,17 @@ LiveRegistry::LiveRegistry(std::size_t shards)
 
 bool LiveRegistry::add(TaskStateBase& s, std::size_t shard, bool refuse_when_stopping) {
   Shard& sh = shards_[shard % shard_count_];
-  std::lock_guard g(sh.m);
-  // stop_all() sets the flag before it visits this shard: either it sees `s` here, or this
-  // sees the flag.
-  const bool stop = stopping_.load();
-  if (stop && refuse_when_stopping) return false;
-  sh.live.push_back(s);
-  count_.fetch_add(1);
-  if (stop) s.request_stop();
+  bool stop = false;
+  {
+    std::lock_guard g(sh.m);
+    // stop_all() sets the flag before it visits this shard: either it sees `s` here, or this
+    // sees the flag.
+    stop = stopping_.load();
+    if (stop && refuse_when_stopping) return false;
+    sh.live.push_back(s);
+    count_.fetch_add(1);
+  }
+  if (stop) s.request_stop();  // outside the lock: its stop callbacks may spawn
   return true;
 }
 
@@ -31,12 +37,18 @@ void LiveRegistry::remove(TaskStateBase& s, std::size_t shard) noexcept {
   }
 }
 
-void LiveRegistry::stop_all() {
+void LiveRegistry::stop_all(const std::stop_token& except) {
   stopping_.store(true);
+  // Stop callbacks run inside request_stop() and may spawn (which takes a shard lock) or end a
+  // fiber: collect the stop sources (each keeps its stop state alive) under the locks and
+  // request the stops after.
+  std::vector<std::stop_source> sources;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard g(shards_[i].m);
-    for (TaskStateBase& s : shards_[i].live) s.request_stop();
+    for (TaskStateBase& s : shards_[i].live)
+      if (!except.stop_possible() || s.stop_token() != except) sources.push_back(s.stop_source());
   }
+  for (std::stop_source& src : sources) src.request_stop();
 }
 
 bool LiveRegistry::wait_empty_until(std::chrono::steady_clock::time_point until) {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 
 #include "fiberbridge/detail/task_state.hpp"
 
@@ -31,8 +32,9 @@ class LiveRegistry {
   bool add(TaskStateBase& s, std::size_t shard, bool refuse_when_stopping);
   void remove(TaskStateBase& s, std::size_t shard) noexcept;
 
-  // From now on the registry is stopping; asks every live fiber to stop.
-  void stop_all();
+  // From now on the registry is stopping; asks every live fiber to stop. Stop callbacks run
+  // outside the shard locks (they may spawn).
+  void stop_all(const std::stop_token& except = {});  // `except`: the destroying fiber's own
   // Waits until no fiber is live or `until` passes; true if none is live.
   bool wait_empty_until(std::chrono::steady_clock::time_point until);
   std::size_t size() const noexcept { return count_.load(); }

@@ -89,15 +89,25 @@ class StackPool {
 
 // The allocator handed to boost::fibers::fiber: gives out one stack taken in advance (so that
 // allocation failure is reported to the spawner, on its own thread) and returns it to the pool.
+// The spawner may keep the top of the stack for itself (`reserve_top`): Boost gets the rest.
 class PooledStack {
  public:
-  PooledStack(StackPool& pool, boost::context::stack_context sctx) noexcept : pool_(&pool), sctx_(sctx) {}
-  boost::context::stack_context allocate() noexcept { return sctx_; }
-  void deallocate(boost::context::stack_context& sctx) noexcept { pool_->release(sctx); }
+  PooledStack(StackPool& pool, boost::context::stack_context sctx) noexcept : pool_(&pool), whole_(sctx), given_(sctx) {}
+  // Keeps `bytes` (rounded up to 64) at the top of the stack out of Boost's hands and returns
+  // their address.
+  void* reserve_top(std::size_t bytes) noexcept {
+    bytes = (bytes + 63) & ~std::size_t{63};
+    given_.sp = static_cast<char*>(given_.sp) - bytes;
+    given_.size -= bytes;
+    return given_.sp;
+  }
+  boost::context::stack_context allocate() noexcept { return given_; }
+  void deallocate(boost::context::stack_context&) noexcept { pool_->release(whole_); }
 
  private:
   StackPool* pool_;
-  boost::context::stack_context sctx_;
+  boost::context::stack_context whole_;  // as taken from the pool
+  boost::context::stack_context given_;  // what Boost uses
 };
 
 // Whether `addr` lies in a guard page installed by some StackPool's slab (MADV_GUARD_INSTALL

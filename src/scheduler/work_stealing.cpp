@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "scheduler/fiber_props.hpp"
+
 namespace fiberbridge::detail {
 
 using boost::fibers::context;
@@ -13,33 +15,41 @@ using boost::fibers::type;
 
 void ReadyQueue::push(context* ctx) {
   std::lock_guard g(m_);
-  if (ctx->is_context(type::dispatcher_context))
+  if (ctx->is_context(type::dispatcher_context)) {
     dispatcher_ = ctx;
-  else if (held_)
-    fresh_.push_back(Fresh{ctx, picks_});
-  else
-    woken_.push_back(ctx);
-  publish_size();
+  } else if (FiberProps* props = FiberProps::of(ctx); held_ && props != nullptr) {
+    props->queued_at = picks_;
+    fresh_.push_back(*ctx);
+    ++fresh_n_;
+  } else {
+    woken_.push_back(*ctx);
+    ++woken_n_;
+    if (!ctx->is_context(type::pinned_context)) ++woken_unpinned_;
+  }
+  publish_size(std::memory_order_seq_cst);
 }
 
 context* ReadyQueue::take_woken() {
-  context* ctx = woken_.front();
+  context* ctx = &woken_.front();
   woken_.pop_front();
-  if (!fresh_.empty()) ++woken_streak_;
+  --woken_n_;
+  if (!ctx->is_context(type::pinned_context)) --woken_unpinned_;
+  if (fresh_n_ != 0) ++woken_streak_;
   return ctx;
 }
 
 context* ReadyQueue::take_fresh() {
   woken_streak_ = 0;
+  --fresh_n_;
   // Newest first, but one that waited kMaxWait picks goes first (at most one per kMaxWait picks,
   // so that a tree walk is not turned breadth-first by its own old siblings).
-  if (picks_ - fresh_.front().queued_at > kMaxWait && picks_ - last_aged_ >= kMaxWait) {
+  context* oldest = &fresh_.front();
+  if (picks_ - FiberProps::of(oldest)->queued_at > kMaxWait && picks_ - last_aged_ >= kMaxWait) {
     last_aged_ = picks_;
-    context* ctx = fresh_.front().ctx;
     fresh_.pop_front();
-    return ctx;
+    return oldest;
   }
-  context* ctx = fresh_.back().ctx;
+  context* ctx = &fresh_.back();
   fresh_.pop_back();
   return ctx;
 }
@@ -49,15 +59,15 @@ context* ReadyQueue::pop() {
   std::lock_guard g(m_);
   ++picks_;
   context* ctx = nullptr;
-  if (dispatcher_ != nullptr && (++since_dispatch_ >= kDispatchEvery || (woken_.empty() && fresh_.empty()))) {
+  if (dispatcher_ != nullptr && (++since_dispatch_ >= kDispatchEvery || (woken_n_ == 0 && fresh_n_ == 0))) {
     ctx = std::exchange(dispatcher_, nullptr);
     since_dispatch_ = 0;
-  } else if (!woken_.empty() && (fresh_.empty() || woken_streak_ < kBurst)) {
+  } else if (woken_n_ != 0 && (fresh_n_ == 0 || woken_streak_ < kBurst)) {
     ctx = take_woken();
-  } else if (!fresh_.empty()) {
+  } else if (fresh_n_ != 0) {
     ctx = take_fresh();
   }
-  publish_size();
+  publish_size(std::memory_order_relaxed);
   return ctx;
 }
 
@@ -71,25 +81,27 @@ context* ReadyQueue::steal() {
   std::lock_guard g(m_);
   if (held_) return nullptr;
   context* ctx = nullptr;
-  if (!fresh_.empty()) {  // unstarted fibers are never pinned
-    ctx = fresh_.front().ctx;
+  if (fresh_n_ != 0) {  // unstarted fibers are never pinned
+    ctx = &fresh_.front();
     fresh_.pop_front();
-  } else {
+    --fresh_n_;
+  } else if (woken_unpinned_ != 0) {
     for (auto it = woken_.rbegin(); it != woken_.rend(); ++it) {
-      if ((*it)->is_context(type::pinned_context)) continue;
-      ctx = *it;
+      if (it->is_context(type::pinned_context)) continue;
+      ctx = &*it;
       woken_.erase(std::next(it).base());
+      --woken_n_;
+      --woken_unpinned_;
       break;
     }
   }
-  publish_size();
+  publish_size(std::memory_order_relaxed);
   return ctx;
 }
 
 void ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
-  parked_.store(true, std::memory_order_release);
   (void)parker_.park_until(deadline);
-  parked_.store(false, std::memory_order_release);
+  parked_.store(false, std::memory_order_relaxed);
 }
 
 SchedulerGroup::SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin) {
@@ -115,6 +127,12 @@ void SchedulerGroup::wake_all() {
   for (auto& s : slots_) s->spot.unpark();
 }
 
+bool SchedulerGroup::peer_has_stealable(std::size_t self) const noexcept {
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (i != self && slots_[i]->queue.has_stealable()) return true;
+  return false;
+}
+
 namespace {
 // The queue of the algorithm running on this thread. Plain scheduler-thread state, read only in
 // non-suspending code.
@@ -130,11 +148,15 @@ LaunchGuard::~LaunchGuard() {
 }
 
 WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
-    : group_(group), index_(index), next_victim_(index + 1) {
+    : group_(group), index_(index), next_victim_(index + 1), thread_eh_(thread_eh_state()) {
   tl_queue = &group_.queue(index_);
 }
 
 void WorkStealing::awakened(context* ctx) noexcept {
+  // A switch that bypassed pick_next: Boost's launch::dispatch resumes a new fiber directly and
+  // then queues its spawner from the new fiber. The thread still holds the spawner's exception
+  // state; give it back to the spawner and start the new fiber with an empty one.
+  if (ctx == eh_owner_ && ctx != context::active()) switch_eh_state(context::active());
   const bool pinned = ctx->is_context(type::pinned_context);
   if (!pinned) ctx->detach();
   ReadyQueue& q = group_.queue(index_);
@@ -143,7 +165,7 @@ void WorkStealing::awakened(context* ctx) noexcept {
   // Wake an idle peer only for surplus work: when the dispatcher queues the one fiber it is
   // about to run (a remote wake-up, a timer) or a fiber yields, nobody else is needed, and a
   // needless wake costs a futex call here and a trip through the peer's dispatcher.
-  if (pinned || group_.idle.load(std::memory_order_relaxed) == 0) return;
+  if (pinned || group_.idle.load(std::memory_order_seq_cst) == 0) return;
   context* active = context::active();
   const bool dispatcher = active->is_context(type::dispatcher_context);
   if (had_work || (!dispatcher && active != ctx)) group_.wake_idle_peer(index_);
@@ -152,8 +174,19 @@ void WorkStealing::awakened(context* ctx) noexcept {
 context* WorkStealing::pick_next() noexcept {
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
-  if (ctx != nullptr && !ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
+  if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
+  if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
+  switch_eh_state(ctx);
   return ctx;
+}
+
+void WorkStealing::switch_eh_state(context* to) noexcept {
+  context* from = eh_owner_ != nullptr ? eh_owner_ : context::active();
+  if (from == to) return;
+  FiberProps* out = FiberProps::ensure(from);
+  FiberProps* in = FiberProps::ensure(to);
+  swap_eh_state(thread_eh_, out != nullptr ? &out->eh : nullptr, in != nullptr ? &in->eh : nullptr);
+  eh_owner_ = to;
 }
 
 context* WorkStealing::steal() noexcept {
@@ -169,10 +202,19 @@ context* WorkStealing::steal() noexcept {
 bool WorkStealing::has_ready_fibers() const noexcept { return !group_.queue(index_).empty(); }
 
 void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept {
-  group_.idle.fetch_add(1, std::memory_order_relaxed);
+  ParkingSpot& spot = group_.spot(index_);
+  // Announce, then look once more (see the idle handshake in the header): a fiber queued by a
+  // peer after our last steal attempt either is seen here or sees us parked and wakes us.
+  group_.idle.fetch_add(1, std::memory_order_seq_cst);
+  spot.announce();
+  if (group_.peer_has_stealable(index_)) {
+    spot.withdraw();
+    group_.idle.fetch_sub(1, std::memory_order_relaxed);
+    return;  // Boost's dispatcher loops back to pick_next, which steals it
+  }
   // Idle: give surplus stack memory back, waking up once more if the trim has to wait.
   const auto trim_at = group_.stacks() != nullptr ? group_.stacks()->trim() : deadline;
-  group_.spot(index_).park_until(std::min(deadline, trim_at));
+  spot.park_until(std::min(deadline, trim_at));
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
 }
 

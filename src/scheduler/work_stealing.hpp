@@ -20,28 +20,37 @@
 //  * Thieves take the oldest unstarted fiber (the biggest subtree), else the newest woken one,
 //    and never a pinned context (main/dispatcher fibers stay on their thread).
 //  * A ready, unpinned context is detached while queued and attached by whoever picks it.
-//  * An idle thread parks (no spinning forever). `notify()` sets a flag under the parking mutex,
-//    so a notify that races with going to sleep is never lost. When a worker queues a fiber
-//    while a peer sleeps, it wakes one peer so the work can be stolen (Boost's work_stealing
-//    with suspend=true never does, #327).
+//  * An idle thread parks (no spinning forever). A `notify()` (remote wake-up) that races with
+//    going to sleep is never lost (the Parker keeps it). When a worker queues a fiber while a
+//    peer sleeps, it wakes one peer so the work can be stolen (Boost's work_stealing with
+//    suspend=true never does, #327). No lost wake-up between the two, Dekker-style: the idle
+//    thread announces itself (`idle`, then `parked`) and then looks at its peers' queues once
+//    more; the pusher publishes the queue's stealable count and then reads the announcement.
+//    All four are seq_cst, so at least one of the two sees the other.
+//  * Queueing never allocates: the queues are intrusive lists over Boost's ready hook, and an
+//    unstarted fiber's queue time lives in its FiberProps.
+//  * Every switch the algorithm decides (pick_next) swaps the C++ exception-handling state
+//    (scheduler/eh_state.hpp): a fiber resumes with its own caught exceptions and uncaught
+//    count, whatever ran on the thread meanwhile and whichever thread it resumes on.
 //  * Queues and parking spots outlive the threads (owned by the group), so a late thief never
 //    touches a destroyed algorithm.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
 #include <boost/fiber/context.hpp>
+#include <boost/fiber/scheduler.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "detail/parker.hpp"
 #include "detail/spinlock.hpp"
+#include "scheduler/eh_state.hpp"
 #include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
@@ -61,38 +70,47 @@ class ReadyQueue {
   boost::fibers::context* pop();
   boost::fibers::context* steal();  // never returns a pinned context
   bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
+  // Whether a thief could take something (seq_cst: one side of the idle handshake).
+  bool has_stealable() const noexcept { return stealable_.load(std::memory_order_seq_cst) != 0; }
   // While held, thieves skip this queue (see LaunchGuard).
   void hold(bool on);
 
  private:
   boost::fibers::context* take_woken();
   boost::fibers::context* take_fresh();
-  void publish_size() noexcept {
-    size_.store(woken_.size() + fresh_.size() + (dispatcher_ != nullptr), std::memory_order_relaxed);
+  // After a push the stealable count is stored seq_cst (the pusher's side of the idle
+  // handshake); after a take relaxed is enough (a thief that sees a stale count looks once more).
+  void publish_size(std::memory_order order) noexcept {
+    size_.store(woken_n_ + fresh_n_ + (dispatcher_ != nullptr), std::memory_order_relaxed);
+    stealable_.store(woken_unpinned_ + fresh_n_, order);
   }
+  using List = boost::fibers::scheduler::ready_queue_type;  // intrusive, over context's ready hook
 
   mutable Spinlock m_;
   bool held_ = false;
   boost::fibers::context* dispatcher_ = nullptr;
   unsigned since_dispatch_ = 0;
   unsigned woken_streak_ = 0;  // woken picks in a row while unstarted fibers wait
-  std::deque<boost::fibers::context*> woken_;  // front is the oldest
-  struct Fresh {
-    boost::fibers::context* ctx;
-    std::uint64_t queued_at;  // picks_ when queued
-  };
-  std::deque<Fresh> fresh_;  // back is the newest
+  List woken_;  // front is the oldest
+  List fresh_;  // back is the newest; queue time in FiberProps::queued_at
+  std::size_t woken_n_ = 0;
+  std::size_t woken_unpinned_ = 0;
+  std::size_t fresh_n_ = 0;
   std::uint64_t picks_ = 0;
   std::uint64_t last_aged_ = 0;
   std::atomic<std::size_t> size_{0};
+  std::atomic<std::size_t> stealable_{0};
 };
 
 // Where an idle scheduler thread waits (spin-then-park, see detail/parker.hpp).
+// Going idle is announce(), a last look for work, then park_until() or withdraw().
 class ParkingSpot {
  public:
-  void park_until(std::chrono::steady_clock::time_point deadline);
+  void announce() noexcept { parked_.store(true, std::memory_order_seq_cst); }
+  void withdraw() noexcept { parked_.store(false, std::memory_order_relaxed); }
+  void park_until(std::chrono::steady_clock::time_point deadline);  // ends announced
   void unpark() noexcept { parker_.unpark(); }
-  bool parked() const noexcept { return parked_.load(std::memory_order_acquire); }
+  bool parked() const noexcept { return parked_.load(std::memory_order_seq_cst); }
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept { parker_.set_max_spin(max_spin); }
 
  private:
@@ -108,6 +126,8 @@ class SchedulerGroup {
   ParkingSpot& spot(std::size_t i) { return slots_[i]->spot; }
   void wake_idle_peer(std::size_t self);
   void wake_all();
+  // Whether a peer of `self` has work a thief could take (the idle thread's last look).
+  bool peer_has_stealable(std::size_t self) const noexcept;
   // The runtime's stacks, trimmed by a thread about to park (set before the threads start).
   void set_stacks(StackPool* stacks) noexcept { stacks_ = stacks; }
   StackPool* stacks() const noexcept { return stacks_; }
@@ -149,9 +169,14 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
 
  private:
   boost::fibers::context* steal() noexcept;
+  void switch_eh_state(boost::fibers::context* to) noexcept;
   SchedulerGroup& group_;
   std::size_t index_;
   std::size_t next_victim_;
+  EhState* const thread_eh_;  // this thread's C++ exception-handling record
+  // The context whose exception state the thread holds now: the one the last switch went to
+  // (null before the first switch: then it is the active one).
+  boost::fibers::context* eh_owner_ = nullptr;
 };
 
 }  // namespace fiberbridge::detail

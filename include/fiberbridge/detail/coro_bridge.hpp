@@ -92,11 +92,11 @@ class ScopedExecutor {
 // ---- coro::sync_to_async ----
 
 // Where a coro::sync_to_async call reports back to its coroutine: posts the coroutine's
-// completion handler to its executor with the body's exception (null on success).
+// completion handler to its executor (the outcome waits in the call, see take_error()).
 class CoroCompletion {
  public:
   virtual ~CoroCompletion() = default;
-  virtual void post(std::exception_ptr error) = 0;
+  virtual void post() = 0;
 };
 
 struct CoroSyncControl;
@@ -118,6 +118,9 @@ class CoroSyncCall {
   // coroutine resumes at once with CancelledError; the body runs on, detached.
   static void cancel(const std::shared_ptr<CoroSyncControl>& ctl) noexcept;
   const std::shared_ptr<CoroSyncControl>& control() const noexcept { return ctl_; }
+  // After the coroutine resumed: the body's exception, a submission error or CancelledError
+  // (null on success), moved out so that the coroutine holds the last reference.
+  std::exception_ptr take_error() noexcept;
   // After the coroutine resumed: copy the body's context changes back (success, exception or
   // cancellation).
   void copy_back() noexcept;

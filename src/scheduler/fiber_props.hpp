@@ -1,0 +1,62 @@
+// scheduler/fiber_props.hpp — what the scheduling algorithm keeps per Boost.Fiber context.
+//
+// Owns: the per-fiber record of the work-stealing algorithm, held by Boost as the context's
+// `fiber_properties` (one pointer away from the context: no map lookup, unlike fiber-specific
+// storage):
+//  * `eh`: the fiber's C++ exception-handling state while it is switched out (see EhState);
+//  * `queued_at`: when an unstarted fiber was queued (the ready queue's age rule).
+// Where it lives: a fiber spawned by a Runtime carries it at the top of its own stack
+// (`FrameProps`, placed by the spawner, no allocation; Boost's `delete` of it only runs the
+// destructor). Contexts that Boost creates itself (each thread's main and dispatcher contexts,
+// fibers a user creates with boost::fibers::fiber) get a `HeapProps` the first time the
+// algorithm switches to or from them; Boost deletes it with the context.
+// Fibers running on a Runtime must therefore not carry fiber_properties of their own.
+#pragma once
+
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/properties.hpp>
+
+#include <cstdint>
+#include <new>
+
+#include "scheduler/eh_state.hpp"
+
+namespace fiberbridge::detail {
+
+class FiberProps : public boost::fibers::fiber_properties {
+ public:
+  FiberProps() noexcept : fiber_properties(nullptr) {}
+  explicit FiberProps(boost::fibers::context* ctx) noexcept : fiber_properties(ctx) {}
+
+  EhState eh;                   // valid while the context is switched out
+  std::uint64_t queued_at = 0;  // ReadyQueue pick count when queued unstarted
+
+  // The record of `ctx`, or nullptr if it has none yet.
+  static FiberProps* of(boost::fibers::context* ctx) noexcept {
+    return static_cast<FiberProps*>(ctx->get_properties());
+  }
+  // The record of `ctx`, created on the heap if it has none (nullptr only when out of memory).
+  static FiberProps* ensure(boost::fibers::context* ctx) noexcept;
+};
+
+// A record that lives in memory its owner manages (the top of a fiber's stack).
+class FrameProps final : public FiberProps {
+ public:
+  using FiberProps::FiberProps;
+  // Boost deletes a context's properties: for this one that only ends its lifetime.
+  static void operator delete(void*) noexcept {}
+};
+
+class HeapProps final : public FiberProps {
+ public:
+  using FiberProps::FiberProps;
+};
+
+inline FiberProps* FiberProps::ensure(boost::fibers::context* ctx) noexcept {
+  if (FiberProps* p = of(ctx)) return p;
+  auto* p = new (std::nothrow) HeapProps(ctx);
+  if (p != nullptr) ctx->set_properties(p);
+  return p;
+}
+
+}  // namespace fiberbridge::detail
