@@ -11,6 +11,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -49,6 +50,37 @@ T within(fb::Task<T>& t) {
     std::abort();
   }
   return t.get();
+}
+
+// co_spawn whose outcome reaches a std::future without passing through Asio's completion
+// handler: Asio keeps copies of a handler's exception_ptr on the reactor thread until after the
+// waiter has been released, and the exception's count lives in uninstrumented libstdc++, so the
+// object could be freed on fb-io after the test read it (a race TSan reports and cannot see
+// through). The coroutine itself moves its value or exception into the promise.
+template <class R, class Ex, class MakeAwaitable>
+std::future<R> spawn_to_future(Ex ex, MakeAwaitable make) {
+  auto promise = std::make_shared<std::promise<R>>();
+  std::future<R> fut = promise->get_future();
+  asio::co_spawn(
+      ex,
+      [promise, make]() -> asio::awaitable<void> {
+        std::exception_ptr error;
+        try {
+          auto awaitable = make();
+          if constexpr (std::is_void_v<R>) {
+            co_await std::move(awaitable);
+            promise->set_value();
+          } else {
+            promise->set_value(co_await std::move(awaitable));
+          }
+          co_return;
+        } catch (...) {
+          error = std::current_exception();
+        }
+        promise->set_exception(std::move(error));
+      },
+      asio::detached);
+  return fut;
 }
 
 // Something the awaiting side was cancelled from, and how it ended.
@@ -110,25 +142,20 @@ struct CoroVariant {
   template <class F>
   static auto from_task(fb::Runtime& rt, F f) {
     using R = std::invoke_result_t<F>;
-    auto fut = asio::co_spawn(
-        rt.io_executor(),
-        [f]() -> asio::awaitable<R> {
-          auto bridge = fb::coro::sync_to_async(f);
-          co_return co_await bridge();
-        },
-        asio::use_future);
+    auto fut = spawn_to_future<R>(rt.io_executor(), [f]() -> asio::awaitable<R> {
+      auto bridge = fb::coro::sync_to_async(f);
+      co_return co_await bridge();
+    });
     return within(fut);
   }
   template <class F>
   static auto start_child_and_wait(F f) {
     using R = std::invoke_result_t<F>;
-    auto fut = asio::co_spawn(
-        fb::coro::bind_context(fb::io_executor()),  // a snapshot of the body's state, like spawn
-        [f]() -> asio::awaitable<R> {
-          auto bridge = fb::coro::sync_to_async(f);
-          co_return co_await bridge();
-        },
-        asio::use_future);
+    // bind_context: a snapshot of the body's state, like spawn
+    auto fut = spawn_to_future<R>(fb::coro::bind_context(fb::io_executor()), [f]() -> asio::awaitable<R> {
+      auto bridge = fb::coro::sync_to_async(f);
+      co_return co_await bridge();
+    });
     return within(fut);
   }
   static Pending start_cancellable(fb::Runtime& rt, std::function<void(std::stop_token)> body) {
