@@ -12,9 +12,25 @@
 #include "fixtures.hpp"
 #include "ours.hpp"
 
+namespace fiberbridge::detail {
+void set_eh_swap_for_new_runtimes(bool on) noexcept;  // src/scheduler/work_stealing.hpp, for this bench only
+}
+
 namespace fbbench {
 
 constexpr std::size_t kSmallStack = 16 * 1024;
+
+// A 1-thread runtime whose scheduler does not swap the C++ exception state at each switch (what
+// the runtime did before fibers kept their own): the swap's cost, side by side in one run.
+fb::Runtime& runtime_without_eh_swap() {
+  static fb::Runtime* rt = [] {
+    fb::detail::set_eh_swap_for_new_runtimes(false);
+    auto* r = new fb::Runtime(fb::RuntimeOptions{.threads = 1, .name = "fb-noeh"});
+    fb::detail::set_eh_swap_for_new_runtimes(true);
+    return r;  // lives to exit (never used after main's benchmarks)
+  }();
+  return *rt;
+}
 
 // Raw round_robin benchmarks run on a fresh thread, so the benchmark thread never becomes a
 // Boost.Fiber scheduler thread of its own.
@@ -23,15 +39,19 @@ void on_fresh_thread(benchmark::State& state) {
   std::thread([&state] { Fn(state); }).join();
 }
 
-static void BM_Ours_SpawnJoin(benchmark::State& state) {
-  on_fiber(state, runtime(static_cast<unsigned>(state.range(0))), [&] {
+static void spawn_join_loop(benchmark::State& state, fb::Runtime& rt) {
+  on_fiber(state, rt, [&] {
     for (auto _ : state) fb::spawn([] { benchmark::DoNotOptimize(trivial_body()); }).get();
   });
 }
+static void BM_Ours_SpawnJoin(benchmark::State& state) {
+  spawn_join_loop(state, runtime(static_cast<unsigned>(state.range(0))));
+}
+static void BM_Ours_SpawnJoin_NoEhSwap(benchmark::State& state) { spawn_join_loop(state, runtime_without_eh_swap()); }
 
 // One iteration = one yield of the measuring fiber while a partner fiber yields back.
-static void BM_Ours_Yield(benchmark::State& state) {
-  on_fiber(state, runtime(static_cast<unsigned>(state.range(0))), [&] {
+static void yield_loop(benchmark::State& state, fb::Runtime& rt) {
+  on_fiber(state, rt, [&] {
     std::atomic<bool> stop{false};
     auto partner = fb::spawn([&stop] {
       while (!stop.load(std::memory_order_relaxed)) boost::this_fiber::yield();
@@ -41,6 +61,8 @@ static void BM_Ours_Yield(benchmark::State& state) {
     partner.get();
   });
 }
+static void BM_Ours_Yield(benchmark::State& state) { yield_loop(state, runtime(static_cast<unsigned>(state.range(0)))); }
+static void BM_Ours_Yield_NoEhSwap(benchmark::State& state) { yield_loop(state, runtime_without_eh_swap()); }
 
 static std::uint64_t ours_skynet(std::uint64_t num, std::uint64_t size) {
   if (size == 1) return num;
@@ -90,6 +112,9 @@ static void register_all() {
   benchmark::RegisterBenchmark("BM_Ours_Yield", BM_Ours_Yield)
       ->ArgName("rt_threads")->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
   benchmark::RegisterBenchmark("BM_Raw_Yield", on_fresh_thread<BM_Raw_Yield>)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_SpawnJoin_NoEhSwap", BM_Ours_SpawnJoin_NoEhSwap)
+      ->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_Yield_NoEhSwap", BM_Ours_Yield_NoEhSwap)->UseRealTime()->MeasureProcessCPUTime();
 
   auto skynet = [](const char* suffix, long n, bool one_iteration) {
     const std::string s(suffix);

@@ -134,6 +134,12 @@ bool SchedulerGroup::peer_has_stealable(std::size_t self) const noexcept {
 }
 
 namespace {
+std::atomic<bool> eh_swap_for_new_runtimes{true};
+}  // namespace
+
+void set_eh_swap_for_new_runtimes(bool on) noexcept { eh_swap_for_new_runtimes.store(on); }
+
+namespace {
 // The queue of the algorithm running on this thread. Plain scheduler-thread state, read only in
 // non-suspending code.
 thread_local ReadyQueue* tl_queue = nullptr;
@@ -148,7 +154,11 @@ LaunchGuard::~LaunchGuard() {
 }
 
 WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
-    : group_(group), index_(index), next_victim_(index + 1), thread_eh_(thread_eh_state()) {
+    : group_(group),
+      index_(index),
+      next_victim_(index + 1),
+      thread_eh_(thread_eh_state()),
+      eh_swap_(eh_swap_for_new_runtimes.load()) {
   tl_queue = &group_.queue(index_);
 }
 
@@ -156,7 +166,7 @@ void WorkStealing::awakened(context* ctx) noexcept {
   // A switch that bypassed pick_next: Boost's launch::dispatch resumes a new fiber directly and
   // then queues its spawner from the new fiber. The thread still holds the spawner's exception
   // state; give it back to the spawner and start the new fiber with an empty one.
-  if (ctx == eh_owner_ && ctx != context::active()) switch_eh_state(context::active());
+  if (ctx == eh_owner_ && eh_swap_ && ctx != context::active()) switch_eh_state(context::active());
   const bool pinned = ctx->is_context(type::pinned_context);
   if (!pinned) ctx->detach();
   ReadyQueue& q = group_.queue(index_);
@@ -176,7 +186,7 @@ context* WorkStealing::pick_next() noexcept {
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
   if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
-  switch_eh_state(ctx);
+  if (eh_swap_) switch_eh_state(ctx);
   return ctx;
 }
 

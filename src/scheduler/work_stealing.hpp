@@ -158,6 +158,11 @@ class LaunchGuard {
   ReadyQueue* queue_;
 };
 
+// For bench/fiber_ops_bench only (the cost of the exception-state swap, side by side): runtimes
+// created after set_eh_swap_for_new_runtimes(false) do not swap it. Never for real use: a fiber
+// suspending in a catch block would then see another fiber's exception.
+void set_eh_swap_for_new_runtimes(bool on) noexcept;
+
 class WorkStealing final : public boost::fibers::algo::algorithm {
  public:
   WorkStealing(SchedulerGroup& group, std::size_t index);
@@ -174,6 +179,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   std::size_t index_;
   std::size_t next_victim_;
   EhState* const thread_eh_;  // this thread's C++ exception-handling record
+  const bool eh_swap_;        // always true, except in the benchmark that measures its cost
   // The context whose exception state the thread holds now: the one the last switch went to
   // (null before the first switch: then it is the active one).
   boost::fibers::context* eh_owner_ = nullptr;
