@@ -15,12 +15,15 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <ostream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
+#include "observe/describe.hpp"
+#include "observe/watchdog.hpp"
 #include "scheduler/fiber_props.hpp"
 #include "scheduler/stack_guard.hpp"
 #include "scheduler/stack_pool.hpp"
@@ -86,7 +89,7 @@ bool start_reaper(std::function<void()> fn) noexcept {
 }
 }  // namespace detail
 
-class Runtime::Impl {
+class Runtime::Impl final : public detail::WatchedRuntime {
  public:
   struct Launch {
     std::shared_ptr<detail::TaskStateBase> state;
@@ -104,6 +107,11 @@ class Runtime::Impl {
         stacks_(options_.stack_size),
         live_(threads_ + 1) {
     group_.set_stacks(&stacks_);
+    for (unsigned i = 0; i < threads_; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "%.10s-%u", options_.name.c_str(), i);
+      thread_names_.emplace_back(name);
+    }
     inboxes_.reserve(threads_);
     for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
     threads.reserve(threads_);
@@ -114,9 +122,13 @@ class Runtime::Impl {
       for (auto& t : threads) t.join();
       throw;
     }
+    if (options_.slow_fiber_threshold.count() > 0) {
+      detail::watch(*this);
+      watched_ = true;
+    }
   }
 
-  ~Impl() { shutdown(); }
+  ~Impl() override { shutdown(); }
 
   unsigned thread_count() const noexcept { return threads_; }
 
@@ -125,6 +137,7 @@ class Runtime::Impl {
     const bool from_own_fiber = here.runtime == this && in_fiber();
     // Scheduler thread i registers in shard i, every other thread in the last one.
     Launch launch{std::move(state), std::move(body), std::move(seed), {}, here.runtime == this ? here.index : threads_};
+    launch.state->fiber_id = next_fiber_id(here);
     launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
     if (!live_.add(*launch.state, launch.shard, /*refuse_when_stopping=*/!from_own_fiber)) {
       stacks_.release(launch.stack);
@@ -194,7 +207,12 @@ class Runtime::Impl {
     }
   }
 
+  void stop_watching() noexcept {
+    if (std::exchange(watched_, false)) detail::unwatch(*this);  // before any thread is joined
+  }
+
   void shutdown() {
+    stop_watching();
     if (current_worker().runtime == this) {  // on a scheduler thread but not on a fiber: impossible for user code
       std::fprintf(stderr, "fiberbridge: a Runtime was destroyed on its own scheduler thread; its threads are leaked\n");
       for (auto& t : threads) t.detach();
@@ -224,12 +242,13 @@ class Runtime::Impl {
   }
 
   void abandon() {  // at process exit, when fibers did not finish in time
+    stop_watching();
     for (auto& t : threads) t.detach();
   }
 
   std::shared_ptr<void> io_service(std::shared_ptr<void> (*make)(Runtime&)) {
     std::lock_guard g(state_m_);
-    if (!io_) io_ = make(*self_.load(std::memory_order_acquire));
+    if (!io_ && make != nullptr) io_ = make(*self_.load(std::memory_order_acquire));
     return io_;
   }
 
@@ -258,9 +277,7 @@ class Runtime::Impl {
   }
 
   void worker_main(unsigned index) {
-    char name[16];
-    std::snprintf(name, sizeof name, "%.10s-%u", options_.name.c_str(), index);
-    ::pthread_setname_np(::pthread_self(), name);
+    ::pthread_setname_np(::pthread_self(), thread_names_[index].c_str());
     detail::install_stack_guard_reporting(stacks_.stack_size());
     boost::fibers::use_scheduling_algorithm<detail::WorkStealing>(group_, index);
     tl_worker = WorkerTag{this, index};
@@ -291,7 +308,10 @@ class Runtime::Impl {
       detail::LaunchGuard no_steal_until_detached;
       // The scheduler's record of the fiber rides at the top of its stack (no allocation).
       detail::PooledStack salloc(stacks_, stack);
-      boost::fibers::fiber_properties* props = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();
+      auto* record = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();
+      record->fiber_id = state->fiber_id;
+      state->sched_record.store(record, std::memory_order_release);
+      boost::fibers::fiber_properties* props = record;
       boost::fibers::fiber f(boost::fibers::launch::post, props, std::allocator_arg, std::move(salloc),
                              [this, l = std::move(launch)]() mutable { run_fiber(l); });
       f.detach();
@@ -322,8 +342,99 @@ class Runtime::Impl {
     live_.remove(*state, l.shard);
   }
 
+ public:
+  // ---- observability (Runtime::metrics, Runtime::dump, the slow-fiber watchdog) ----
+
+  std::chrono::milliseconds slow_threshold() const noexcept override { return options_.slow_fiber_threshold; }
+  std::size_t watched_threads() const noexcept override { return threads_; }
+  detail::ThreadCounters& watched_counters(std::size_t i) noexcept override { return group_.counters(i); }
+  pthread_t watched_handle(std::size_t i) const noexcept override {
+    return const_cast<std::thread&>(threads[i]).native_handle();
+  }
+  std::string watched_thread_name(std::size_t i) const override { return thread_names_[i]; }
+  std::string describe_fiber(std::uint64_t id) const override {
+    std::string found = "(a fiber that has finished meanwhile)";
+    live_.for_each([&](const detail::TaskStateBase& t) {
+      if (t.fiber_id == id) found = detail::describe_task(t);
+    });
+    return found;
+  }
+  void deliver(const SlowFiberReport& report) override {
+    slow_reports_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_slow_fiber) {
+      try {
+        options_.on_slow_fiber(report);
+      } catch (...) {  // the watchdog serves every runtime: a throwing callback loses its report only
+      }
+      return;
+    }
+    const std::string text = report.to_string();
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  }
+
+  void scheduler_metrics(RuntimeMetrics& m) const {
+    m.threads = threads_;
+    m.live_fibers = live_.size();
+    m.spawned = outside_spawns_.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < threads_; ++i) {
+      const detail::ThreadCounters& c = group_.counters(i);
+      m.spawned += c.launched.load(std::memory_order_relaxed);
+      m.steals += c.steals.load(std::memory_order_relaxed);
+      m.parks += c.parks.load(std::memory_order_relaxed);
+      m.unparks += c.unparks.load(std::memory_order_relaxed);
+      m.switches += c.switches.load(std::memory_order_relaxed);
+      m.ready_per_thread.push_back(group_.queue(i).size());
+    }
+    m.slow_fiber_reports = slow_reports_.load(std::memory_order_relaxed);
+  }
+
+  void dump_fibers(std::ostream& out) const {
+    const std::int64_t now = detail::steady_now_ns();
+    out << "runtime \"" << options_.name << "\": " << threads_ << " scheduler thread(s), " << live_.size()
+        << " live fiber(s)\n";
+    std::vector<std::uint64_t> running(threads_);
+    std::vector<std::int64_t> stalled(threads_);
+    for (unsigned i = 0; i < threads_; ++i) {
+      const detail::ThreadCounters& c = group_.counters(i);
+      running[i] = c.running_id.load(std::memory_order_relaxed);
+      stalled[i] = c.stalled_since_ns.load(std::memory_order_relaxed);
+      out << "  thread " << thread_names_[i] << ": "
+          << (running[i] != 0 ? "running fiber " + std::to_string(running[i]) : std::string("idle or switching"))
+          << ", " << group_.queue(i).size() << " ready\n";
+    }
+    live_.for_each([&](const detail::TaskStateBase& t) {
+      const char* on = nullptr;
+      std::int64_t since = 0;
+      for (unsigned i = 0; i < threads_; ++i) {
+        if (running[i] == t.fiber_id) {
+          on = thread_names_[i].c_str();
+          since = stalled[i];
+        }
+      }
+      const auto* record = static_cast<const detail::FiberProps*>(t.sched_record.load(std::memory_order_acquire));
+      out << "  ";
+      detail::write_fiber_line(out, t, record, on, since, now);
+    });
+  }
+
+ private:
+  // Unique per runtime without a shared counter: a per-thread sequence interleaved by shard.
+  std::uint64_t next_fiber_id(WorkerTag here) {
+    const std::uint64_t stride = threads_ + 1;
+    if (here.runtime == this) {
+      detail::ThreadCounters& c = group_.counters(here.index);
+      detail::ThreadCounters::bump(c.launched);
+      return c.launched.load(std::memory_order_relaxed) * stride + here.index + 1;
+    }
+    return (outside_spawns_.fetch_add(1, std::memory_order_relaxed) + 1) * stride + threads_ + 1;
+  }
+
   RuntimeOptions options_;
   unsigned threads_;
+  std::vector<std::string> thread_names_;
+  bool watched_ = false;
+  std::atomic<std::uint64_t> outside_spawns_{0};
+  std::atomic<std::uint64_t> slow_reports_{0};
   detail::SchedulerGroup group_;
   detail::StackPool stacks_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
@@ -402,6 +513,10 @@ void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExe
 }
 
 const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }
+
+void RuntimeAccess::scheduler_metrics(const Runtime& rt, RuntimeMetrics& out) { rt.impl_->scheduler_metrics(out); }
+
+void RuntimeAccess::dump_fibers(const Runtime& rt, std::ostream& out) { rt.impl_->dump_fibers(out); }
 
 std::shared_ptr<void> RuntimeAccess::io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&)) {
   return rt.impl_->io_service(make);

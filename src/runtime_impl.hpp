@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <iosfwd>
 #include <memory>
 
 #include "bridge/current_thread_executor.hpp"
@@ -26,10 +27,15 @@ struct RuntimeAccess {
   static void set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame);
   // The runtime's I/O service slot (see src/asio/): created on first use under the runtime's
   // lock by `make`, destroyed after every fiber has finished and before the threads exit.
+  // With `make == nullptr`: the service if it exists, else null.
   static std::shared_ptr<void> io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&));
   // The slot holding the runtime's address: it outlives a Runtime destroyed by its own fiber
   // (then it holds the stand-in), until the threads are joined.
   static const std::atomic<Runtime*>& self_slot(Runtime& rt) noexcept;
+  // The runtime's own part of Runtime::metrics (src/observe/metrics.cpp adds the process's).
+  static void scheduler_metrics(const Runtime& rt, RuntimeMetrics& out);
+  // The runtime's part of Runtime::dump: its threads and every live fiber.
+  static void dump_fibers(const Runtime& rt, std::ostream& out);
 };
 
 }  // namespace fiberbridge::detail

@@ -6,6 +6,7 @@
 // running and waiting never deadlocks where async_to_sync would not), else a private one.
 #include <memory>
 
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "bridge/current_thread_executor.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/errors.hpp"
@@ -21,6 +22,7 @@ bool fiber_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point de
     std::lock_guard g(s.m_);
     s.cv_.notify_all();
   });
+  WaitMark mark(WaitKind::kTaskGet, nullptr);
   std::unique_lock lk(s.m_);
   while (!s.ready()) {
     if (stop.stop_requested()) {

@@ -13,11 +13,17 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -29,6 +35,24 @@ namespace fiberbridge {
 namespace detail {
 struct RuntimeAccess;
 }
+
+/// SlowFiberReport — a fiber that kept its scheduler thread longer than
+/// `RuntimeOptions::slow_fiber_threshold` without switching (a blocking call made directly on a
+/// fiber, or a long CPU loop): every other fiber of that thread waited meanwhile.
+struct SlowFiberReport {
+  std::uint64_t fiber_id = 0;             ///< as in Runtime::dump
+  std::string thread_name;                ///< the scheduler thread it blocked
+  std::chrono::milliseconds running_for{};  ///< at the time of the report (at least the threshold)
+  std::string where;                      ///< spawn name and site, else the callable's type
+  std::string stacktrace;                 ///< of the blocked thread, empty where unavailable
+  /// The report as one human-readable text (what the default handler prints on stderr).
+  std::string to_string() const;
+};
+
+namespace detail {
+// FIBERBRIDGE_SLOW_FIBER_MS from the environment, else 100 ms.
+std::chrono::milliseconds default_slow_fiber_threshold() noexcept;
+}  // namespace detail
 
 /// RuntimeOptions — the shape of a Runtime.
 struct RuntimeOptions {
@@ -47,6 +71,43 @@ struct RuntimeOptions {
   /// ~Runtime prints to stderr how many fibers it still waits for after this grace period
   /// (fibers blocked forever on a raw Boost.Fiber primitive are the user's bug).
   unsigned shutdown_grace_ms = 5000;
+  /// Blocking-call detector: a fiber that runs this long without switching is reported once
+  /// (see SlowFiberReport). 0 turns it off. Default: FIBERBRIDGE_SLOW_FIBER_MS, else 100 ms.
+  /// Cost on the switch path: two relaxed stores per switch, no clock read.
+  std::chrono::milliseconds slow_fiber_threshold{detail::default_slow_fiber_threshold()};
+  /// Where reports go; empty = one report on stderr. Called on the watchdog thread (not on the
+  /// blocked one); it must not block for long (other runtimes' reports wait meanwhile).
+  std::function<void(const SlowFiberReport&)> on_slow_fiber{};
+};
+
+/// RuntimeMetrics — a snapshot of counters (each per thread, relaxed: the sums are not one
+/// atomic picture, and reading them never stops the runtime).
+struct RuntimeMetrics {
+  unsigned threads = 0;                  ///< scheduler threads
+  std::uint64_t live_fibers = 0;         ///< spawned and not yet finished
+  std::uint64_t spawned = 0;             ///< fibers spawned since the runtime started
+  std::uint64_t steals = 0;              ///< fibers one scheduler thread took from another's queue
+  std::uint64_t parks = 0;               ///< times a scheduler thread went to sleep (nothing to run)
+  std::uint64_t unparks = 0;             ///< times a sleeping scheduler thread was woken for work
+  std::uint64_t switches = 0;            ///< fiber switches decided by the scheduler
+  std::uint64_t io_completions = 0;      ///< use_fiber operations completed for this runtime's fibers
+  std::uint64_t slow_fiber_reports = 0;  ///< SlowFiberReports made
+  std::vector<std::size_t> ready_per_thread;  ///< fibers queued to run, per scheduler thread
+  // The process (shared by every runtime):
+  std::size_t sync_thread_queue = 0;         ///< bodies waiting for the sync thread (rule 5)
+  std::size_t thread_sensitive_threads = 0;  ///< threads of ThreadSensitiveContexts alive
+  std::size_t pool_threads = 0;              ///< blocking-pool threads (busy + idle)
+  std::size_t pool_busy = 0;                 ///< blocking-pool threads running a body
+  std::size_t pool_idle = 0;                 ///< blocking-pool threads parked, waiting for work
+  std::size_t pool_queued = 0;               ///< non-thread-sensitive bodies waiting for a pool thread
+};
+
+/// SpawnOptions — a name for the fiber, shown by Runtime::dump and slow-fiber reports, with the
+/// place of the spawn call (captured where the options are written):
+///   rt.spawn({.name = "db-writer"}, write_loop, conn);
+struct SpawnOptions {
+  std::string name;
+  std::source_location where = std::source_location::current();
 };
 
 /// Runtime — non-copyable, non-movable. `~Runtime` requests a stop on every fiber still running
@@ -92,6 +153,35 @@ class Runtime {
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
     auto state = std::make_shared<detail::TaskState<R>>();
+    return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
+  }
+
+  /// spawn with a name (and the call's source location) for dump() and slow-fiber reports.
+  template <class F, class... A>
+  Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(SpawnOptions options, F&& f, A&&... a) {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+    auto state = std::make_shared<detail::TaskState<R>>();
+    state->label = std::make_unique<detail::SpawnLabel>(
+        detail::SpawnLabel{std::move(options.name), options.where.file_name(), options.where.line()});
+    return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
+  }
+
+  /// metrics — a snapshot of this runtime's counters and the process's bridge threads. Any
+  /// thread, any time; never stops the runtime.
+  RuntimeMetrics metrics() const;
+
+  /// dump — writes every live fiber: id, name and spawn site (else the callable's type), state
+  /// (running on which thread, ready, waiting in sync_to_async and for which thread, in
+  /// Task::get, in a use_fiber operation, in async_to_sync, or suspended in a Boost.Fiber wait
+  /// or sleep) and for how long, like Go's goroutine dump. Any thread, any time.
+  void dump(std::ostream& out) const;
+
+  class Impl;
+
+ private:
+  template <class R, class F, class... A>
+  Task<R> spawn_state(std::shared_ptr<detail::TaskState<R>> state, F&& f, A&&... a) {
+    state->callable = &typeid(std::decay_t<F>);
     detail::unique_function body(
         [st = state.get(), fn = std::decay_t<F>(std::forward<F>(f)),
          args = std::make_tuple(std::decay_t<A>(std::forward<A>(a))...)]() mutable {
@@ -105,9 +195,6 @@ class Runtime {
     return Task<R>(std::move(state));
   }
 
-  class Impl;
-
- private:
   friend struct detail::RuntimeAccess;
   explicit Runtime(std::unique_ptr<Impl> impl) noexcept;  // the stand-in of a self-destroyed runtime
   void spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body);
@@ -130,6 +217,11 @@ Runtime& spawn_runtime();
 template <class F, class... A>
 auto spawn(F&& f, A&&... a) {
   return detail::spawn_runtime().spawn(std::forward<F>(f), std::forward<A>(a)...);
+}
+/// spawn with a name — like Runtime::spawn(SpawnOptions, ...) on the runtime spawn() would use.
+template <class F, class... A>
+auto spawn(SpawnOptions options, F&& f, A&&... a) {
+  return detail::spawn_runtime().spawn(std::move(options), std::forward<F>(f), std::forward<A>(a)...);
 }
 
 }  // namespace fiberbridge

@@ -27,6 +27,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,10 @@ class IoService {
   }
 
   boost::asio::io_context& context() noexcept { return io_; }
+  void count_completion() noexcept {  // on the reactor thread only
+    completions_.store(completions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  std::uint64_t completions() const noexcept { return completions_.load(std::memory_order_relaxed); }
   Runtime* runtime() const noexcept { return runtime_->load(std::memory_order_acquire); }
 
   bool add(const std::shared_ptr<IoCancellable>& w) {
@@ -106,6 +111,7 @@ class IoService {
   }
 
   const std::atomic<Runtime*>* runtime_;  // the runtime's self slot (see RuntimeAccess::self_slot)
+  std::atomic<std::uint64_t> completions_{0};  // use_fiber completions run by this reactor
   // Declared before io_: destroyed after it (a root reports to its caller while io_ is destroyed).
   std::mutex m_;
   std::condition_variable roots_done_;
@@ -127,6 +133,15 @@ std::shared_ptr<IoService> io_service_of(Runtime& rt) {
 }
 
 IoService* reactor_io_service() noexcept { return tl_reactor; }
+
+std::uint64_t io_completions(Runtime& rt) {
+  auto s = std::static_pointer_cast<IoService>(RuntimeAccess::io_service(rt, nullptr));
+  return s ? s->completions() : 0;
+}
+
+void count_io_completion() noexcept {
+  if (tl_reactor != nullptr) tl_reactor->count_completion();
+}
 boost::asio::io_context& io_context_of(IoService& s) noexcept { return s.context(); }
 Runtime* io_runtime(IoService& s) noexcept { return s.runtime(); }
 bool io_register(IoService& s, const std::shared_ptr<IoCancellable>& w) { return s.add(w); }
@@ -180,6 +195,7 @@ struct RequestCancel {
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
   const std::stop_token stop = current_state().scope.stop;
   std::stop_callback<RequestCancel> on_stop(stop, RequestCancel{op, std::move(cancel_ex)});
+  WaitMark mark(WaitKind::kUseFiber, nullptr);
   std::unique_lock lk(op->m);
   op->cv.wait(lk, [&] { return op->done || op->abandoned; });
   return op->done;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
 #include <memory>
 
 namespace fiberbridge {
@@ -34,6 +35,8 @@ std::shared_ptr<IoService> io_service_of(Runtime& rt);
 // The I/O service whose reactor thread this is, or nullptr (a plain thread, a fiber, a
 // thread of some other io_context).
 IoService* reactor_io_service() noexcept;
+// use_fiber completions run by `rt`'s reactor so far (0 if it has none yet).
+std::uint64_t io_completions(Runtime& rt);
 
 boost::asio::io_context& io_context_of(IoService& s) noexcept;
 Runtime* io_runtime(IoService& s) noexcept;

@@ -38,6 +38,7 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   const std::shared_ptr<ContextData> fiber_context = seed.context;
 
   auto task = std::make_shared<TaskState<void>>();
+  task->role = "async_to_sync";
   // Linked before the spawn: a stop of the enclosing body that lands meanwhile reaches the fiber
   // before it starts, not only after the outer caller was released.
   std::stop_callback<ForwardStop> forward(state.scope.stop, ForwardStop{task.get()});

@@ -399,6 +399,16 @@ bool BlockingPool::submit(unique_function& work) {
   return true;
 }
 
+BlockingPool::Stats BlockingPool::stats() const {
+  std::lock_guard g(s_->m);
+  Stats st;
+  st.threads = s_->threads;
+  st.idle = s_->idle.size();
+  st.busy = st.threads > st.idle ? st.threads - st.idle : 0;
+  st.queued = s_->queue.size();
+  return st;
+}
+
 BlockingPool& BlockingPool::instance() {
   static auto* pool = new BlockingPool(256, std::chrono::seconds(10));
   return *pool;

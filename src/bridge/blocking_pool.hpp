@@ -37,6 +37,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 
 #include "bridge/sync_executor.hpp"
@@ -53,6 +54,12 @@ class BlockingPool final : public SyncExecutor {
 
   // The process-wide pool (created lazily, never destroyed).
   static BlockingPool& instance();
+  const char* name() const noexcept override { return "the blocking pool"; }
+
+  struct Stats {
+    std::size_t threads = 0, busy = 0, idle = 0, queued = 0;
+  };
+  Stats stats() const;
 
  private:
   struct Worker;

@@ -32,6 +32,7 @@ class CurrentThreadExecutor final : public SyncExecutor,
       : parent_(std::move(parent)), owner_(std::this_thread::get_id()) {}
 
   bool submit(unique_function& work) override;
+  const char* name() const noexcept override { return "the thread parked in async_to_sync"; }
   // Rule 1: this frame, else the nearest enclosing frame still waiting. False if none is.
   static bool submit_to_chain(const std::shared_ptr<CurrentThreadExecutor>& frame, unique_function& work);
   // True when this frame, or an enclosing one, still accepts work.

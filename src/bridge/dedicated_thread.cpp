@@ -1,6 +1,8 @@
 // bridge/dedicated_thread.cpp — see dedicated_thread.hpp.
 #include "bridge/dedicated_thread.hpp"
 
+#include <atomic>
+
 #include <pthread.h>
 
 namespace fiberbridge::detail {
@@ -41,8 +43,23 @@ void DedicatedThread::retire() {
   s_->parker.unpark();
 }
 
+namespace {
+std::atomic<std::size_t> running{0};
+}  // namespace
+
+std::size_t DedicatedThread::running_threads() noexcept { return running.load(std::memory_order_relaxed); }
+
+std::size_t DedicatedThread::queue_depth() const {
+  std::lock_guard g(s_->m);
+  return s_->q.size();
+}
+
 void DedicatedThread::loop(std::shared_ptr<Shared> s, std::string name) {
   ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+  running.fetch_add(1, std::memory_order_relaxed);
+  struct Count {
+    ~Count() { running.fetch_sub(1, std::memory_order_relaxed); }
+  } count;
   for (;;) {
     unique_function work;
     {

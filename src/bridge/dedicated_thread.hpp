@@ -27,13 +27,18 @@ class DedicatedThread final : public SyncExecutor {
   bool started() const;
   bool accepting() const noexcept override;
   void retire();
+  const char* name() const noexcept override { return name_.c_str(); }
+  // Bodies queued and not started yet (Runtime::metrics).
+  std::size_t queue_depth() const;
+  // DedicatedThread threads running in the process, the sync thread included.
+  static std::size_t running_threads() noexcept;
 
   // The process-wide sync thread (created lazily, never destroyed).
   static std::shared_ptr<DedicatedThread> sync_thread();
 
  private:
   struct Shared {
-    std::mutex m;
+    mutable std::mutex m;
     Parker parker;  // the thread waits here for work
     std::deque<unique_function> q;
     bool started = false;

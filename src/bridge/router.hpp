@@ -25,6 +25,14 @@ struct Route {
   Executor* user = nullptr;                      // a user executor (thread_sensitive == false)
   bool holdable() const noexcept { return !frame && executor && executor->single_threaded(); }
   const SyncExecutor* target() const noexcept { return executor.get(); }
+  // Where the body runs, for Runtime::dump. Lives as long as the calling fiber's routing state
+  // (the sync thread and the pool are never destroyed; a ThreadSensitiveContext's thread is
+  // held by the routing state; the other names are literals).
+  const char* name() const noexcept {
+    if (frame) return frame->name();
+    if (user != nullptr) return "a user Executor";
+    return executor ? executor->name() : "?";
+  }
 };
 
 // Picks the place for a call made with `options` by a fiber with routing state `routing` on

@@ -18,6 +18,8 @@ class SyncExecutor {
   virtual bool single_threaded() const noexcept { return false; }
   // False once the executor has shut down for good (a finished ThreadSensitiveContext).
   virtual bool accepting() const noexcept { return true; }
+  // Where its bodies run, for Runtime::dump (a string that lives as long as the executor).
+  virtual const char* name() const noexcept { return "a sync executor"; }
 };
 
 }  // namespace fiberbridge::detail

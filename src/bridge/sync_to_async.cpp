@@ -10,6 +10,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
@@ -71,8 +72,10 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   ctl->body_context = std::make_shared<ContextData>();
   ctl->body_context->map = before;
 
+  const char* target_name = nullptr;  // for Runtime::dump: outlives the call (see Route::name)
   for (;;) {
     Route route = choose_route(options, state.scope.routing, state.runtime());
+    target_name = route.name();
     Scope body;
     body.context = ctl->body_context;
     body.routing = state.scope.routing;
@@ -98,6 +101,7 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   std::exception_ptr error;
   {
     std::stop_callback<ForwardStop> on_stop(stop, ForwardStop{ctl.get()});
+    WaitMark mark(WaitKind::kSyncToAsync, target_name);
     std::unique_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
     // this is an interruption point (asgiref re-raises CancelledError when the call is done too).

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "bridge/dedicated_thread.hpp"
 #include "bridge/private_loop.hpp"
 #include "context/exec_state.hpp"
@@ -47,6 +48,7 @@ ThreadSensitiveContext::~ThreadSensitiveContext() {
     auto marker = std::make_shared<detail::TaskState<void>>();
     detail::unique_function work([marker] { marker->finish(nullptr); });
     try {
+      detail::WaitMark mark(detail::WaitKind::kThreadSensitiveExit, thread->name());
       if (thread->submit(work)) marker->wait();
     } catch (const CancelledError&) {
       // Stopped while waiting: the thread finishes its queue in the background.

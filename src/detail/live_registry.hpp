@@ -38,13 +38,22 @@ class LiveRegistry {
   // Waits until no fiber is live or `until` passes; true if none is live.
   bool wait_empty_until(std::chrono::steady_clock::time_point until);
   std::size_t size() const noexcept { return count_.load(); }
+  // Calls fn(TaskStateBase&) for every live fiber, one shard lock held at a time (a fiber
+  // seen here has not finished: its task state and scheduler record are alive during the call).
+  template <class F>
+  void for_each(F&& fn) const {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard g(shards_[i].m);
+      for (const TaskStateBase& s : shards_[i].live) fn(s);
+    }
+  }
 
  private:
   using Hook = boost::intrusive::member_hook<TaskStateBase, boost::intrusive::list_member_hook<>,
                                              &TaskStateBase::live_hook>;
   using List = boost::intrusive::list<TaskStateBase, Hook, boost::intrusive::constant_time_size<false>>;
   struct alignas(64) Shard {
-    std::mutex m;
+    mutable std::mutex m;
     List live;
   };
 

@@ -4,7 +4,9 @@
 // `fiber_properties` (one pointer away from the context: no map lookup, unlike fiber-specific
 // storage):
 //  * `eh`: the fiber's C++ exception-handling state while it is switched out (see EhState);
-//  * `queued_at`: when an unstarted fiber was queued (the ready queue's age rule).
+//  * `queued_at`: when an unstarted fiber was queued (the ready queue's age rule);
+//  * what Runtime::dump and the slow-fiber watchdog read (src/observe/): the fiber's id, whether
+//    it was last queued or picked, and what it waits for (set by the bridges, `WaitMark`).
 // Where it lives: a fiber spawned by a Runtime carries it at the top of its own stack
 // (`FrameProps`, placed by the spawner, no allocation; Boost's `delete` of it only runs the
 // destructor). Contexts that Boost creates itself (each thread's main and dispatcher contexts,
@@ -16,9 +18,11 @@
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/properties.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <new>
 
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "scheduler/eh_state.hpp"
 
 namespace fiberbridge::detail {
@@ -30,6 +34,15 @@ class FiberProps : public boost::fibers::fiber_properties {
 
   EhState eh;                   // valid while the context is switched out
   std::uint64_t queued_at = 0;  // ReadyQueue pick count when queued unstarted
+
+  // Diagnostics. Written relaxed by the scheduler and the fiber itself, read by any thread
+  // while the fiber's task is in its runtime's live registry (the record lives until then).
+  enum class Sched : std::uint8_t { kNew, kReady, kPicked };  // kPicked: running, or suspended since
+  std::uint64_t fiber_id = 0;  // runtime fibers only; 0 for Boost's own contexts and raw fibers
+  std::atomic<Sched> sched{Sched::kNew};
+  std::atomic<WaitKind> wait{WaitKind::kNone};
+  std::atomic<const char*> wait_target{nullptr};  // a static or long-lived string
+  std::atomic<std::int64_t> wait_since_ns{0};      // steady_clock, when `wait` was set
 
   // The record of `ctx`, or nullptr if it has none yet.
   static FiberProps* of(boost::fibers::context* ctx) noexcept {

@@ -99,9 +99,10 @@ context* ReadyQueue::steal() {
   return ctx;
 }
 
-void ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
-  (void)parker_.park_until(deadline);
+bool ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
+  const bool notified = parker_.park_until(deadline);
   parked_.store(false, std::memory_order_relaxed);
+  return notified;
 }
 
 SchedulerGroup::SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin) {
@@ -157,6 +158,7 @@ WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
     : group_(group),
       index_(index),
       next_victim_(index + 1),
+      counters_(group.counters(index)),
       thread_eh_(thread_eh_state()),
       eh_swap_(eh_swap_for_new_runtimes.load()) {
   tl_queue = &group_.queue(index_);
@@ -166,7 +168,8 @@ void WorkStealing::awakened(context* ctx) noexcept {
   // A switch that bypassed pick_next: Boost's launch::dispatch resumes a new fiber directly and
   // then queues its spawner from the new fiber. The thread still holds the spawner's exception
   // state; give it back to the spawner and start the new fiber with an empty one.
-  if (ctx == eh_owner_ && eh_swap_ && ctx != context::active()) switch_eh_state(context::active());
+  if (ctx == eh_owner_ && eh_swap_ && ctx != context::active()) on_switch(context::active());
+  if (FiberProps* p = FiberProps::of(ctx)) p->sched.store(FiberProps::Sched::kReady, std::memory_order_relaxed);
   const bool pinned = ctx->is_context(type::pinned_context);
   if (!pinned) ctx->detach();
   ReadyQueue& q = group_.queue(index_);
@@ -186,17 +189,24 @@ context* WorkStealing::pick_next() noexcept {
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
   if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
-  if (eh_swap_) switch_eh_state(ctx);
+  on_switch(ctx);
   return ctx;
 }
 
-void WorkStealing::switch_eh_state(context* to) noexcept {
+// Every switch the algorithm decides: the exception state moves (see eh_state.hpp), and what
+// the watchdog and dump read is updated (three relaxed stores, no clock read).
+void WorkStealing::on_switch(context* to) noexcept {
   context* from = eh_owner_ != nullptr ? eh_owner_ : context::active();
-  if (from == to) return;
-  FiberProps* out = FiberProps::ensure(from);
   FiberProps* in = FiberProps::ensure(to);
-  swap_eh_state(thread_eh_, out != nullptr ? &out->eh : nullptr, in != nullptr ? &in->eh : nullptr);
+  if (from != to && eh_swap_) {
+    FiberProps* out = FiberProps::ensure(from);
+    swap_eh_state(thread_eh_, out != nullptr ? &out->eh : nullptr, in != nullptr ? &in->eh : nullptr);
+  }
   eh_owner_ = to;
+  ThreadCounters::bump(counters_.switches);
+  const std::uint64_t id = in != nullptr ? in->fiber_id : 0;
+  counters_.running_id.store(id, std::memory_order_relaxed);
+  if (id != 0) in->sched.store(FiberProps::Sched::kPicked, std::memory_order_relaxed);
 }
 
 context* WorkStealing::steal() noexcept {
@@ -204,7 +214,10 @@ context* WorkStealing::steal() noexcept {
   for (std::size_t k = 0; k + 1 < n; ++k) {
     std::size_t victim = next_victim_++ % n;
     if (victim == index_) victim = next_victim_++ % n;
-    if (context* ctx = group_.queue(victim).steal()) return ctx;
+    if (context* ctx = group_.queue(victim).steal()) {
+      ThreadCounters::bump(counters_.steals);
+      return ctx;
+    }
   }
   return nullptr;
 }
@@ -224,7 +237,9 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   }
   // Idle: give surplus stack memory back, waking up once more if the trim has to wait.
   const auto trim_at = group_.stacks() != nullptr ? group_.stacks()->trim() : deadline;
-  spot.park_until(std::min(deadline, trim_at));
+  ThreadCounters::bump(counters_.parks);
+  counters_.running_id.store(0, std::memory_order_relaxed);
+  if (spot.park_until(std::min(deadline, trim_at))) ThreadCounters::bump(counters_.unparks);
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
 }
 

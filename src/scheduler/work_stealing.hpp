@@ -70,6 +70,7 @@ class ReadyQueue {
   boost::fibers::context* pop();
   boost::fibers::context* steal();  // never returns a pinned context
   bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   // Whether a thief could take something (seq_cst: one side of the idle handshake).
   bool has_stealable() const noexcept { return stealable_.load(std::memory_order_seq_cst) != 0; }
   // While held, thieves skip this queue (see LaunchGuard).
@@ -108,7 +109,7 @@ class ParkingSpot {
  public:
   void announce() noexcept { parked_.store(true, std::memory_order_seq_cst); }
   void withdraw() noexcept { parked_.store(false, std::memory_order_relaxed); }
-  void park_until(std::chrono::steady_clock::time_point deadline);  // ends announced
+  bool park_until(std::chrono::steady_clock::time_point deadline);  // true if woken (not timed out)
   void unpark() noexcept { parker_.unpark(); }
   bool parked() const noexcept { return parked_.load(std::memory_order_seq_cst); }
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept { parker_.set_max_spin(max_spin); }
@@ -118,12 +119,30 @@ class ParkingSpot {
   std::atomic<bool> parked_{false};
 };
 
+// Counters of one scheduler thread: written only by that thread (relaxed load + store, no lock
+// prefix), read by anyone (Runtime::metrics, the slow-fiber watchdog).
+struct alignas(64) ThreadCounters {
+  std::atomic<std::uint64_t> switches{0};
+  std::atomic<std::uint64_t> steals{0};
+  std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> unparks{0};     // parks that ended because work arrived
+  std::atomic<std::uint64_t> launched{0};    // fibers created on this thread
+  std::atomic<std::uint64_t> running_id{0};  // fiber id of what runs now (0: none of ours)
+  std::atomic<std::int64_t> stalled_since_ns{0};  // set by the watchdog: no switch since then
+  static void bump(std::atomic<std::uint64_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
 class SchedulerGroup {
  public:
   SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin);
   std::size_t size() const noexcept { return slots_.size(); }
   ReadyQueue& queue(std::size_t i) { return slots_[i]->queue; }
+  const ReadyQueue& queue(std::size_t i) const { return slots_[i]->queue; }
   ParkingSpot& spot(std::size_t i) { return slots_[i]->spot; }
+  ThreadCounters& counters(std::size_t i) { return slots_[i]->counters; }
+  const ThreadCounters& counters(std::size_t i) const { return slots_[i]->counters; }
   void wake_idle_peer(std::size_t self);
   void wake_all();
   // Whether a peer of `self` has work a thief could take (the idle thread's last look).
@@ -137,6 +156,7 @@ class SchedulerGroup {
   struct Slot {
     ReadyQueue queue;
     ParkingSpot spot;
+    ThreadCounters counters;
   };
   std::vector<std::unique_ptr<Slot>> slots_;
   StackPool* stacks_ = nullptr;
@@ -174,10 +194,11 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
 
  private:
   boost::fibers::context* steal() noexcept;
-  void switch_eh_state(boost::fibers::context* to) noexcept;
+  void on_switch(boost::fibers::context* to) noexcept;
   SchedulerGroup& group_;
   std::size_t index_;
   std::size_t next_victim_;
+  ThreadCounters& counters_;
   EhState* const thread_eh_;  // this thread's C++ exception-handling record
   const bool eh_swap_;        // always true, except in the benchmark that measures its cost
   // The context whose exception state the thread holds now: the one the last switch went to

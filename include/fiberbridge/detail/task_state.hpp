@@ -20,12 +20,21 @@
 #include <mutex>
 #include <optional>
 #include <stop_token>
+#include <string>
+#include <typeinfo>
 #include <type_traits>
 #include <vector>
 
 #include "fiberbridge/detail/unique_function.hpp"
 
 namespace fiberbridge::detail {
+
+// What a named spawn said about the fiber (Runtime::spawn(SpawnOptions, ...)).
+struct SpawnLabel {
+  std::string name;
+  const char* file = nullptr;
+  unsigned line = 0;
+};
 
 class TaskStateBase {
  public:
@@ -65,6 +74,15 @@ class TaskStateBase {
 
   // Membership in the spawning runtime's registry of live fibers (src/detail/live_registry).
   boost::intrusive::list_member_hook<> live_hook;
+
+  // Diagnostics (Runtime::dump, slow-fiber reports), set before the fiber is registered.
+  const std::type_info* callable = nullptr;  // the spawned callable's type
+  std::unique_ptr<SpawnLabel> label;         // named spawns only
+  std::uint64_t fiber_id = 0;                // assigned by the runtime
+  const char* role = nullptr;                // set when a bridge spawned it (e.g. "async_to_sync")
+  // The fiber's scheduler record (src/scheduler/fiber_props.hpp) once it is launched; valid
+  // while the task is in the live registry.
+  std::atomic<void*> sched_record{nullptr};
 
  private:
   std::atomic<bool> ready_{false};

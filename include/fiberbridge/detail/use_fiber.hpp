@@ -17,6 +17,8 @@
 #include <memory>
 #include <mutex>
 
+#include "fiberbridge/detail/wait_mark.hpp"
+
 namespace fiberbridge::detail {
 
 struct FiberOpBase {
@@ -30,6 +32,7 @@ struct FiberOpBase {
   std::exception_ptr error;
 
   void complete() {
+    count_io_completion();
     std::lock_guard g(m);
     done = true;
     cv.notify_all();
