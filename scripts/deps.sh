@@ -3,7 +3,7 @@
 # Boost must be 1.81: the plain libboost-*-dev packages of bookworm are 1.74.
 set -euo pipefail
 pkgs=(cmake g++ make libboost-fiber1.81-dev libboost-context1.81-dev libboost1.81-dev
-      libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev curl ${FIBERBRIDGE_EXTRA_PKGS:-})
+      libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev prometheus-cpp-dev curl ${FIBERBRIDGE_EXTRA_PKGS:-})
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -74,6 +74,14 @@ for variant in fiber coro; do
   raw=$(printf 'GARBAGE\r\n\r\n' | timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; cat >&3; cat <&3" || true)
   [[ "$raw" == "HTTP/1.1 400"* ]] || fail "$variant: malformed request -> '$raw'"
   expect "200 ok" GET /health
+  # The runtime's metrics in the Prometheus text format (501 when built without prometheus-cpp).
+  metrics=$(req GET /metrics)
+  if [[ "$metrics" != "501 "* ]]; then
+    [[ "$metrics" == "200 "* ]] || fail "$variant: GET /metrics -> '${metrics:0:80}'"
+    for m in fiberbridge_live_fibers fiberbridge_spawned_total fiberbridge_io_completions_total fiberbridge_pool_threads; do
+      grep -q "^$m" "$work/body" || fail "$variant: /metrics has no $m"
+    done
+  fi
   stop
 
   # File database: an acknowledged write survives SIGTERM and a restart.

@@ -10,6 +10,8 @@
 //   kv_service [--variant fiber|coro] [--port N] [--db PATH|:memory:] [--threads N]
 //   PUT /kv/KEY (body = value) -> 204 | GET /kv/KEY -> 200 value | 404
 //   DELETE /kv/KEY -> 204 | 404   | GET /health -> 200 "ok"
+//   GET /metrics -> the runtime's metrics, Prometheus text format (Runtime::metrics)
+// A fiber that blocks its scheduler thread for 100 ms is logged on stderr (slow-fiber report).
 // The first line on stdout is `listening on 127.0.0.1:PORT`. SIGINT/SIGTERM stop it cleanly:
 // no new connections, open ones are cancelled, queued store calls finish, the database closes.
 #include <boost/asio/as_tuple.hpp>
@@ -40,6 +42,7 @@
 #include "fiberbridge/asio.hpp"
 #include "fiberbridge/coro.hpp"
 #include "fiberbridge/fiberbridge.hpp"
+#include "metrics.hpp"
 #include "store.hpp"
 
 namespace fb = fiberbridge;
@@ -99,9 +102,20 @@ std::optional<std::string> decode_key(std::string_view raw) {
   return out;
 }
 
+const fb::Runtime* g_runtime = nullptr;  // for GET /metrics; set once in main
+
 Plan plan(const Request& req) {
   Plan p;
   const std::string_view target(req.target().data(), req.target().size());
+  if (target == "/metrics" && req.method() == http::verb::get) {
+    if (!kv::kHasPrometheus || g_runtime == nullptr) {
+      p.reply = text(req, http::status::not_implemented, "built without prometheus-cpp\n");
+      return p;
+    }
+    p.reply = text(req, http::status::ok, kv::prometheus_text(*g_runtime));
+    p.reply.set(http::field::content_type, "text/plain; version=0.0.4");
+    return p;
+  }
   if (target == "/health") {
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       p.reply = text(req, http::status::method_not_allowed, "use GET\n");
@@ -192,9 +206,12 @@ struct Config {
   unsigned threads = 2;
 };
 
+constexpr const char* kUsage =
+    "usage: kv_service [--variant fiber|coro] [--port N] [--db PATH|:memory:] [--threads N]\n"
+    "  PUT/GET/DELETE /kv/KEY, GET /health, GET /metrics (Prometheus text format)\n";
+
 [[noreturn]] void usage(const std::string& msg) {
-  std::fprintf(stderr, "kv_service: %s\nusage: kv_service [--variant fiber|coro] [--port N] [--db PATH|:memory:] [--threads N]\n",
-               msg.c_str());
+  std::fprintf(stderr, "kv_service: %s\n%s", msg.c_str(), kUsage);
   std::exit(2);
 }
 
@@ -212,7 +229,10 @@ Config parse(int argc, char** argv) {
       if (v.empty() || *end != '\0' || n > max) usage(a + " expects a whole number up to " + std::to_string(max));
       return n;
     };
-    if (a == "--variant") {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--variant") {
       c.variant = value();
       if (c.variant != "fiber" && c.variant != "coro") usage("--variant must be fiber or coro");
     } else if (a == "--port") {
@@ -360,7 +380,12 @@ void run_coro(fb::Runtime& rt, tcp::acceptor& acceptor, kv::Store& store) {
 
 int main(int argc, char** argv) {
   const Config cfg = parse(argc, argv);
-  fb::Runtime rt{fb::RuntimeOptions{.threads = cfg.threads, .name = "kv"}};
+  fb::RuntimeOptions options{.threads = cfg.threads, .name = "kv"};
+  options.on_slow_fiber = [](const fb::SlowFiberReport& r) {  // a blocking call slipped onto a fiber
+    std::fprintf(stderr, "kv_service: slow fiber\n%s", r.to_string().c_str());
+  };
+  fb::Runtime rt{options};
+  g_runtime = &rt;
   kv::Store store;
   try {
     // The connection is opened (and later closed) on the sync thread that owns it.
