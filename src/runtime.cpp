@@ -107,11 +107,8 @@ class Runtime::Impl final : public detail::WatchedRuntime {
         stacks_(options_.stack_size),
         live_(threads_ + 1) {
     group_.set_stacks(&stacks_);
-    for (unsigned i = 0; i < threads_; ++i) {
-      char name[16];
-      std::snprintf(name, sizeof name, "%.10s-%u", options_.name.c_str(), i);
-      thread_names_.emplace_back(name);
-    }
+    for (unsigned i = 0; i < threads_; ++i)  // at most 15 characters (pthread_setname_np)
+      thread_names_.push_back((options_.name.substr(0, 10) + "-" + std::to_string(i)).substr(0, 15));
     inboxes_.reserve(threads_);
     for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
     threads.reserve(threads_);
@@ -383,7 +380,7 @@ class Runtime::Impl final : public detail::WatchedRuntime {
       m.parks += c.parks.load(std::memory_order_relaxed);
       m.unparks += c.unparks.load(std::memory_order_relaxed);
       m.switches += c.switches.load(std::memory_order_relaxed);
-      m.ready_per_thread.push_back(group_.queue(i).size());
+      m.ready_per_thread.push_back(group_.queue(i).fibers());
     }
     m.slow_fiber_reports = slow_reports_.load(std::memory_order_relaxed);
   }
@@ -400,7 +397,7 @@ class Runtime::Impl final : public detail::WatchedRuntime {
       stalled[i] = c.stalled_since_ns.load(std::memory_order_relaxed);
       out << "  thread " << thread_names_[i] << ": "
           << (running[i] != 0 ? "running fiber " + std::to_string(running[i]) : std::string("idle or switching"))
-          << ", " << group_.queue(i).size() << " ready\n";
+          << ", " << group_.queue(i).fibers() << " ready\n";
     }
     live_.for_each([&](const detail::TaskStateBase& t) {
       const char* on = nullptr;

@@ -70,7 +70,8 @@ class ReadyQueue {
   boost::fibers::context* pop();
   boost::fibers::context* steal();  // never returns a pinned context
   bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
-  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  // Runtime fibers queued (Boost's dispatcher and main contexts are not counted).
+  std::size_t fibers() const noexcept { return stealable_.load(std::memory_order_relaxed); }
   // Whether a thief could take something (seq_cst: one side of the idle handshake).
   bool has_stealable() const noexcept { return stealable_.load(std::memory_order_seq_cst) != 0; }
   // While held, thieves skip this queue (see LaunchGuard).
