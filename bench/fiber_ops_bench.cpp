@@ -13,22 +13,30 @@
 #include "ours.hpp"
 
 namespace fiberbridge::detail {
-void set_eh_swap_for_new_runtimes(bool on) noexcept;  // src/scheduler/work_stealing.hpp, for this bench only
+void set_switch_bookkeeping_for_new_runtimes(bool on) noexcept;  // src/scheduler/work_stealing.hpp, this bench only
 }
 
 namespace fbbench {
 
 constexpr std::size_t kSmallStack = 16 * 1024;
 
-// A 1-thread runtime whose scheduler does not swap the C++ exception state at each switch (what
-// the runtime did before fibers kept their own): the swap's cost, side by side in one run.
-fb::Runtime& runtime_without_eh_swap() {
+// A 1-thread runtime whose scheduler does no per-switch bookkeeping: no swap of the C++
+// exception state (issue 11) and no switch counter / running-fiber stores for the slow-fiber
+// watchdog and dump (issue 14), i.e. the scheduler as it was before both: their cost, side by
+// side in one run.
+fb::Runtime& runtime_bare() {
   static fb::Runtime* rt = [] {
-    fb::detail::set_eh_swap_for_new_runtimes(false);
-    auto* r = new fb::Runtime(fb::RuntimeOptions{.threads = 1, .name = "fb-noeh"});
-    fb::detail::set_eh_swap_for_new_runtimes(true);
+    fb::detail::set_switch_bookkeeping_for_new_runtimes(false);
+    auto* r = new fb::Runtime(fb::RuntimeOptions{.threads = 1, .name = "fb-bare", .slow_fiber_threshold = {}});
+    fb::detail::set_switch_bookkeeping_for_new_runtimes(true);
     return r;  // lives to exit (never used after main's benchmarks)
   }();
+  return *rt;
+}
+
+// A 1-thread runtime with the slow-fiber detector off (threshold 0: no watchdog sampling).
+fb::Runtime& runtime_detector_off() {
+  static fb::Runtime* rt = new fb::Runtime(fb::RuntimeOptions{.threads = 1, .name = "fb-nowatch", .slow_fiber_threshold = {}});
   return *rt;
 }
 
@@ -47,7 +55,8 @@ static void spawn_join_loop(benchmark::State& state, fb::Runtime& rt) {
 static void BM_Ours_SpawnJoin(benchmark::State& state) {
   spawn_join_loop(state, runtime(static_cast<unsigned>(state.range(0))));
 }
-static void BM_Ours_SpawnJoin_NoEhSwap(benchmark::State& state) { spawn_join_loop(state, runtime_without_eh_swap()); }
+static void BM_Ours_SpawnJoin_Bare(benchmark::State& state) { spawn_join_loop(state, runtime_bare()); }
+static void BM_Ours_SpawnJoin_DetectorOff(benchmark::State& state) { spawn_join_loop(state, runtime_detector_off()); }
 
 // One iteration = one yield of the measuring fiber while a partner fiber yields back.
 static void yield_loop(benchmark::State& state, fb::Runtime& rt) {
@@ -62,7 +71,8 @@ static void yield_loop(benchmark::State& state, fb::Runtime& rt) {
   });
 }
 static void BM_Ours_Yield(benchmark::State& state) { yield_loop(state, runtime(static_cast<unsigned>(state.range(0)))); }
-static void BM_Ours_Yield_NoEhSwap(benchmark::State& state) { yield_loop(state, runtime_without_eh_swap()); }
+static void BM_Ours_Yield_Bare(benchmark::State& state) { yield_loop(state, runtime_bare()); }
+static void BM_Ours_Yield_DetectorOff(benchmark::State& state) { yield_loop(state, runtime_detector_off()); }
 
 static std::uint64_t ours_skynet(std::uint64_t num, std::uint64_t size) {
   if (size == 1) return num;
@@ -112,9 +122,13 @@ static void register_all() {
   benchmark::RegisterBenchmark("BM_Ours_Yield", BM_Ours_Yield)
       ->ArgName("rt_threads")->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
   benchmark::RegisterBenchmark("BM_Raw_Yield", on_fresh_thread<BM_Raw_Yield>)->UseRealTime()->MeasureProcessCPUTime();
-  benchmark::RegisterBenchmark("BM_Ours_SpawnJoin_NoEhSwap", BM_Ours_SpawnJoin_NoEhSwap)
+  // The cost of the per-switch bookkeeping and of the slow-fiber detector, side by side.
+  benchmark::RegisterBenchmark("BM_Ours_SpawnJoin_Bare", BM_Ours_SpawnJoin_Bare)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_Yield_Bare", BM_Ours_Yield_Bare)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_SpawnJoin_DetectorOff", BM_Ours_SpawnJoin_DetectorOff)
       ->UseRealTime()->MeasureProcessCPUTime();
-  benchmark::RegisterBenchmark("BM_Ours_Yield_NoEhSwap", BM_Ours_Yield_NoEhSwap)->UseRealTime()->MeasureProcessCPUTime();
+  benchmark::RegisterBenchmark("BM_Ours_Yield_DetectorOff", BM_Ours_Yield_DetectorOff)
+      ->UseRealTime()->MeasureProcessCPUTime();
 
   auto skynet = [](const char* suffix, long n, bool one_iteration) {
     const std::string s(suffix);

@@ -162,12 +162,18 @@ def rows_for(mode_name):
     R.append(("P6", "yield (one iteration = 2 switches), 1-thread runtime", ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
               [("raw round_robin", "fiber_ops_bench", "BM_Raw_Yield", None)], "≤ 1.1×", le11))
     le105 = lambda o, b: None if o is None or b[0] is None else o <= 1.05 * b[0]
-    R.append(("eh", "yield with the per-fiber exception-state swap (issue 11), 1-thread runtime",
+    R.append(("sw", "yield, 1-thread runtime: per-switch bookkeeping (exception-state swap, watchdog stores)",
               ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
-              [("same scheduler, no swap", "fiber_ops_bench", "BM_Ours_Yield_NoEhSwap", None)], "≤ 1.05×", le105))
-    R.append(("eh", "spawn+join with the exception-state swap, 1-thread runtime",
+              [("same scheduler without it", "fiber_ops_bench", "BM_Ours_Yield_Bare", None)], "≤ 1.05×", le105))
+    R.append(("sw", "spawn+join, 1-thread runtime: per-switch bookkeeping",
               ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:1", None),
-              [("same scheduler, no swap", "fiber_ops_bench", "BM_Ours_SpawnJoin_NoEhSwap", None)], "≤ 1.05×", le105))
+              [("same scheduler without it", "fiber_ops_bench", "BM_Ours_SpawnJoin_Bare", None)], "≤ 1.05×", le105))
+    R.append(("sw", "yield, 1-thread runtime: slow-fiber detector on (default)",
+              ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
+              [("detector off (threshold 0)", "fiber_ops_bench", "BM_Ours_Yield_DetectorOff", None)], "≤ 1.05×", le105))
+    R.append(("sw", "spawn+join, 1-thread runtime: slow-fiber detector on (default)",
+              ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:1", None),
+              [("detector off (threshold 0)", "fiber_ops_bench", "BM_Ours_SpawnJoin_DetectorOff", None)], "≤ 1.05×", le105))
     R.append(("P6", "skynet (small), per fiber, 1-thread runtime", ("fiber_ops_bench", "@skynet/rt_threads:1", "fibers"),
               [("raw round_robin", "fiber_ops_bench", "@rawskynet", "fibers")], "≤ 1.1×", le11))
     R.append(("—", "spawn+join, 2-thread runtime", ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:2", None),

@@ -135,10 +135,10 @@ bool SchedulerGroup::peer_has_stealable(std::size_t self) const noexcept {
 }
 
 namespace {
-std::atomic<bool> eh_swap_for_new_runtimes{true};
+std::atomic<bool> bookkeeping_for_new_runtimes{true};
 }  // namespace
 
-void set_eh_swap_for_new_runtimes(bool on) noexcept { eh_swap_for_new_runtimes.store(on); }
+void set_switch_bookkeeping_for_new_runtimes(bool on) noexcept { bookkeeping_for_new_runtimes.store(on); }
 
 namespace {
 // The queue of the algorithm running on this thread. Plain scheduler-thread state, read only in
@@ -160,7 +160,7 @@ WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
       next_victim_(index + 1),
       counters_(group.counters(index)),
       thread_eh_(thread_eh_state()),
-      eh_swap_(eh_swap_for_new_runtimes.load()) {
+      bookkeeping_(bookkeeping_for_new_runtimes.load()) {
   tl_queue = &group_.queue(index_);
 }
 
@@ -168,8 +168,10 @@ void WorkStealing::awakened(context* ctx) noexcept {
   // A switch that bypassed pick_next: Boost's launch::dispatch resumes a new fiber directly and
   // then queues its spawner from the new fiber. The thread still holds the spawner's exception
   // state; give it back to the spawner and start the new fiber with an empty one.
-  if (ctx == eh_owner_ && eh_swap_ && ctx != context::active()) on_switch(context::active());
-  if (FiberProps* p = FiberProps::of(ctx)) p->sched.store(FiberProps::Sched::kReady, std::memory_order_relaxed);
+  if (bookkeeping_) {
+    if (ctx == eh_owner_ && ctx != context::active()) on_switch(context::active());
+    if (FiberProps* p = FiberProps::of(ctx)) p->sched.store(FiberProps::Sched::kReady, std::memory_order_relaxed);
+  }
   const bool pinned = ctx->is_context(type::pinned_context);
   if (!pinned) ctx->detach();
   ReadyQueue& q = group_.queue(index_);
@@ -189,7 +191,7 @@ context* WorkStealing::pick_next() noexcept {
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
   if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
-  on_switch(ctx);
+  if (bookkeeping_) on_switch(ctx);
   return ctx;
 }
 
@@ -198,7 +200,7 @@ context* WorkStealing::pick_next() noexcept {
 void WorkStealing::on_switch(context* to) noexcept {
   context* from = eh_owner_ != nullptr ? eh_owner_ : context::active();
   FiberProps* in = FiberProps::ensure(to);
-  if (from != to && eh_swap_) {
+  if (from != to) {
     FiberProps* out = FiberProps::ensure(from);
     swap_eh_state(thread_eh_, out != nullptr ? &out->eh : nullptr, in != nullptr ? &in->eh : nullptr);
   }

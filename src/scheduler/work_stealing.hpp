@@ -179,10 +179,11 @@ class LaunchGuard {
   ReadyQueue* queue_;
 };
 
-// For bench/fiber_ops_bench only (the cost of the exception-state swap, side by side): runtimes
-// created after set_eh_swap_for_new_runtimes(false) do not swap it. Never for real use: a fiber
-// suspending in a catch block would then see another fiber's exception.
-void set_eh_swap_for_new_runtimes(bool on) noexcept;
+// For bench/fiber_ops_bench only (the cost of the per-switch bookkeeping, side by side): runtimes
+// created after set_switch_bookkeeping_for_new_runtimes(false) neither swap the exception state
+// nor update what the watchdog and dump read. Never for real use: a fiber suspending in a catch
+// block would then see another fiber's exception.
+void set_switch_bookkeeping_for_new_runtimes(bool on) noexcept;
 
 class WorkStealing final : public boost::fibers::algo::algorithm {
  public:
@@ -201,7 +202,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   std::size_t next_victim_;
   ThreadCounters& counters_;
   EhState* const thread_eh_;  // this thread's C++ exception-handling record
-  const bool eh_swap_;        // always true, except in the benchmark that measures its cost
+  const bool bookkeeping_;    // always true, except in the benchmark that measures its cost
   // The context whose exception state the thread holds now: the one the last switch went to
   // (null before the first switch: then it is the active one).
   boost::fibers::context* eh_owner_ = nullptr;
