@@ -22,8 +22,8 @@
 
 #include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
-#include "observe/describe.hpp"
-#include "observe/watchdog.hpp"
+#include "detail/reaper.hpp"
+#include "observe/runtime_observer.hpp"
 #include "scheduler/fiber_props.hpp"
 #include "scheduler/stack_guard.hpp"
 #include "scheduler/stack_pool.hpp"
@@ -42,54 +42,10 @@ thread_local WorkerTag tl_worker;
 
 __attribute__((noinline)) WorkerTag current_worker() noexcept { return tl_worker; }
 
-// Threads that release runtimes destroyed by their own fibers. Detached, so the process waits
-// for them at exit, bounded (a runtime whose fibers never return must not hang the exit).
-struct Reapers {
-  std::mutex m;
-  std::condition_variable done;
-  unsigned running = 0;
-
-  static Reapers& get() {
-    static Reapers* r = [] {
-      auto* p = new Reapers;  // never destroyed: reapers may outlive static destruction
-      std::atexit([] {
-        Reapers& rs = get();
-        std::unique_lock lk(rs.m);
-        (void)rs.done.wait_for(lk, std::chrono::seconds(2), [&] { return rs.running == 0; });
-      });
-      return p;
-    }();
-    return *r;
-  }
-};
 }  // namespace
 
-namespace detail {
-bool start_reaper(std::function<void()> fn) noexcept {
-  Reapers& rs = Reapers::get();
-  {
-    std::lock_guard g(rs.m);
-    ++rs.running;
-  }
-  try {
-    std::thread([fn = std::move(fn)] {
-      ::pthread_setname_np(::pthread_self(), "fb-reaper");
-      fn();
-      Reapers& r = Reapers::get();
-      std::lock_guard g(r.m);
-      --r.running;
-      r.done.notify_all();
-    }).detach();
-    return true;
-  } catch (...) {
-    std::lock_guard g(rs.m);
-    --rs.running;
-    return false;
-  }
-}
-}  // namespace detail
 
-class Runtime::Impl final : public detail::WatchedRuntime {
+class Runtime::Impl {
  public:
   struct Launch {
     std::shared_ptr<detail::TaskStateBase> state;
@@ -119,13 +75,10 @@ class Runtime::Impl final : public detail::WatchedRuntime {
       for (auto& t : threads) t.join();
       throw;
     }
-    if (options_.slow_fiber_threshold.count() > 0) {
-      detail::watch(*this);
-      watched_ = true;
-    }
+    observer.start();
   }
 
-  ~Impl() override { shutdown(); }
+  ~Impl() { shutdown(); }
 
   unsigned thread_count() const noexcept { return threads_; }
 
@@ -134,7 +87,7 @@ class Runtime::Impl final : public detail::WatchedRuntime {
     const bool from_own_fiber = here.runtime == this && in_fiber();
     // Scheduler thread i registers in shard i, every other thread in the last one.
     Launch launch{std::move(state), std::move(body), std::move(seed), {}, here.runtime == this ? here.index : threads_};
-    launch.state->fiber_id = next_fiber_id(here);
+    launch.state->fiber_id = observer.next_fiber_id(here.runtime == this ? static_cast<long>(here.index) : -1);
     launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
     if (!live_.add(*launch.state, launch.shard, /*refuse_when_stopping=*/!from_own_fiber)) {
       stacks_.release(launch.stack);
@@ -204,12 +157,8 @@ class Runtime::Impl final : public detail::WatchedRuntime {
     }
   }
 
-  void stop_watching() noexcept {
-    if (std::exchange(watched_, false)) detail::unwatch(*this);  // before any thread is joined
-  }
-
   void shutdown() {
-    stop_watching();
+    observer.stop();  // before any thread is joined or detached
     if (current_worker().runtime == this) {  // on a scheduler thread but not on a fiber: impossible for user code
       std::fprintf(stderr, "fiberbridge: a Runtime was destroyed on its own scheduler thread; its threads are leaked\n");
       for (auto& t : threads) t.detach();
@@ -239,7 +188,7 @@ class Runtime::Impl final : public detail::WatchedRuntime {
   }
 
   void abandon() {  // at process exit, when fibers did not finish in time
-    stop_watching();
+    observer.stop();  // before any thread is joined or detached
     for (auto& t : threads) t.detach();
   }
 
@@ -339,99 +288,9 @@ class Runtime::Impl final : public detail::WatchedRuntime {
     live_.remove(*state, l.shard);
   }
 
- public:
-  // ---- observability (Runtime::metrics, Runtime::dump, the slow-fiber watchdog) ----
-
-  std::chrono::milliseconds slow_threshold() const noexcept override { return options_.slow_fiber_threshold; }
-  std::size_t watched_threads() const noexcept override { return threads_; }
-  detail::ThreadCounters& watched_counters(std::size_t i) noexcept override { return group_.counters(i); }
-  pthread_t watched_handle(std::size_t i) const noexcept override {
-    return const_cast<std::thread&>(threads[i]).native_handle();
-  }
-  std::string watched_thread_name(std::size_t i) const override { return thread_names_[i]; }
-  std::string describe_fiber(std::uint64_t id) const override {
-    std::string found = "(a fiber that has finished meanwhile)";
-    live_.for_each([&](const detail::TaskStateBase& t) {
-      if (t.fiber_id == id) found = detail::describe_task(t);
-    });
-    return found;
-  }
-  void deliver(const SlowFiberReport& report) override {
-    slow_reports_.fetch_add(1, std::memory_order_relaxed);
-    if (options_.on_slow_fiber) {
-      try {
-        options_.on_slow_fiber(report);
-      } catch (...) {  // the watchdog serves every runtime: a throwing callback loses its report only
-      }
-      return;
-    }
-    const std::string text = report.to_string();
-    std::fwrite(text.data(), 1, text.size(), stderr);
-  }
-
-  void scheduler_metrics(RuntimeMetrics& m) const {
-    m.threads = threads_;
-    m.live_fibers = live_.size();
-    m.spawned = outside_spawns_.load(std::memory_order_relaxed);
-    for (unsigned i = 0; i < threads_; ++i) {
-      const detail::ThreadCounters& c = group_.counters(i);
-      m.spawned += c.launched.load(std::memory_order_relaxed);
-      m.steals += c.steals.load(std::memory_order_relaxed);
-      m.parks += c.parks.load(std::memory_order_relaxed);
-      m.unparks += c.unparks.load(std::memory_order_relaxed);
-      m.switches += c.switches.load(std::memory_order_relaxed);
-      m.ready_per_thread.push_back(group_.queue(i).fibers());
-    }
-    m.slow_fiber_reports = slow_reports_.load(std::memory_order_relaxed);
-  }
-
-  void dump_fibers(std::ostream& out) const {
-    const std::int64_t now = detail::steady_now_ns();
-    out << "runtime \"" << options_.name << "\": " << threads_ << " scheduler thread(s), " << live_.size()
-        << " live fiber(s)\n";
-    std::vector<std::uint64_t> running(threads_);
-    std::vector<std::int64_t> stalled(threads_);
-    for (unsigned i = 0; i < threads_; ++i) {
-      const detail::ThreadCounters& c = group_.counters(i);
-      running[i] = c.running_id.load(std::memory_order_relaxed);
-      stalled[i] = c.stalled_since_ns.load(std::memory_order_relaxed);
-      out << "  thread " << thread_names_[i] << ": "
-          << (running[i] != 0 ? "running fiber " + std::to_string(running[i]) : std::string("idle or switching"))
-          << ", " << group_.queue(i).fibers() << " ready\n";
-    }
-    live_.for_each([&](const detail::TaskStateBase& t) {
-      const char* on = nullptr;
-      std::int64_t since = 0;
-      for (unsigned i = 0; i < threads_; ++i) {
-        if (running[i] == t.fiber_id) {
-          on = thread_names_[i].c_str();
-          since = stalled[i];
-        }
-      }
-      const auto* record = static_cast<const detail::FiberProps*>(t.sched_record.load(std::memory_order_acquire));
-      out << "  ";
-      detail::write_fiber_line(out, t, record, on, since, now);
-    });
-  }
-
- private:
-  // Unique per runtime without a shared counter: a per-thread sequence interleaved by shard.
-  std::uint64_t next_fiber_id(WorkerTag here) {
-    const std::uint64_t stride = threads_ + 1;
-    if (here.runtime == this) {
-      detail::ThreadCounters& c = group_.counters(here.index);
-      detail::ThreadCounters::bump(c.launched);
-      return c.launched.load(std::memory_order_relaxed) * stride + here.index + 1;
-    }
-    return (outside_spawns_.fetch_add(1, std::memory_order_relaxed) + 1) * stride + threads_ + 1;
-  }
-
   RuntimeOptions options_;
   unsigned threads_;
   std::vector<std::string> thread_names_;
-  bool watched_ = false;
-  std::atomic<std::uint64_t> outside_spawns_{0};
-  std::atomic<std::uint64_t> slow_reports_{0};
   detail::SchedulerGroup group_;
   detail::StackPool stacks_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
@@ -441,6 +300,10 @@ class Runtime::Impl final : public detail::WatchedRuntime {
   detail::LiveRegistry live_;
   std::shared_ptr<detail::CurrentThreadExecutor> loop_owner_;
   std::shared_ptr<void> io_;
+
+ public:
+  // Metrics, dump, the slow-fiber watchdog and fiber ids (src/observe/); reads the members above.
+  detail::RuntimeObserver observer{options_, group_, live_, thread_names_, threads};
 };
 
 Runtime::Runtime() : Runtime(RuntimeOptions{}) {}
@@ -511,9 +374,9 @@ void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExe
 
 const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }
 
-void RuntimeAccess::scheduler_metrics(const Runtime& rt, RuntimeMetrics& out) { rt.impl_->scheduler_metrics(out); }
+void RuntimeAccess::scheduler_metrics(const Runtime& rt, RuntimeMetrics& out) { rt.impl_->observer.scheduler_metrics(out); }
 
-void RuntimeAccess::dump_fibers(const Runtime& rt, std::ostream& out) { rt.impl_->dump_fibers(out); }
+void RuntimeAccess::dump_fibers(const Runtime& rt, std::ostream& out) { rt.impl_->observer.dump_fibers(out); }
 
 std::shared_ptr<void> RuntimeAccess::io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&)) {
   return rt.impl_->io_service(make);
