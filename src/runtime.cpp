@@ -94,7 +94,7 @@ class Runtime::Impl {
       throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
     }
     if (from_own_fiber) {
-      launch_here(std::move(launch));
+      launch_here(std::move(launch), /*spawner_runs_on=*/true);
       return;
     }
     Inbox& inbox = *inboxes_[next_inbox_.fetch_add(1, std::memory_order_relaxed) % threads_];
@@ -236,7 +236,7 @@ class Runtime::Impl {
       std::deque<Launch> batch;
       batch.swap(inbox.q);
       lk.unlock();
-      for (auto& l : batch) launch_here(std::move(l));
+      for (auto& l : batch) launch_here(std::move(l), /*spawner_runs_on=*/false);
       batch.clear();
       lk.lock();
     }
@@ -245,13 +245,13 @@ class Runtime::Impl {
     detail::remove_stack_guard_reporting();
   }
 
-  void launch_here(Launch launch) {
+  void launch_here(Launch launch, bool spawner_runs_on) {
     // Kept for the failure path: the fiber owns the Launch (its stack frame holds it).
     std::shared_ptr<detail::TaskStateBase> state = launch.state;
     const boost::context::stack_context stack = launch.stack;
     const std::size_t shard = launch.shard;
     try {
-      detail::LaunchGuard no_steal_until_detached;
+      detail::LaunchGuard no_steal_until_detached(spawner_runs_on);
       // The scheduler's record of the fiber rides at the top of its stack (no allocation).
       detail::PooledStack salloc(stacks_, stack);
       auto* record = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();

@@ -74,6 +74,14 @@ context* ReadyQueue::pop() {
 void ReadyQueue::hold(bool on) {
   std::lock_guard g(m_);
   held_ = on;
+  publish_size(std::memory_order_seq_cst);
+}
+
+std::size_t ReadyQueue::release_hold() {
+  std::lock_guard g(m_);
+  held_ = false;
+  publish_size(std::memory_order_seq_cst);
+  return woken_unpinned_ + fresh_n_;
 }
 
 context* ReadyQueue::steal() {
@@ -143,15 +151,23 @@ void set_switch_bookkeeping_for_new_runtimes(bool on) noexcept { bookkeeping_for
 namespace {
 // The queue of the algorithm running on this thread. Plain scheduler-thread state, read only in
 // non-suspending code.
-thread_local ReadyQueue* tl_queue = nullptr;
+thread_local WorkStealing* tl_algo = nullptr;
 }  // namespace
 
-LaunchGuard::LaunchGuard() noexcept : queue_(tl_queue) {
-  if (queue_ != nullptr) queue_->hold(true);
+LaunchGuard::LaunchGuard(bool spawner_runs_on) noexcept : algo_(tl_algo), spawner_runs_on_(spawner_runs_on) {
+  if (algo_ != nullptr) algo_->queue().hold(true);
 }
 
 LaunchGuard::~LaunchGuard() {
-  if (queue_ != nullptr) queue_->hold(false);
+  if (algo_ == nullptr) return;
+  const std::size_t queued = algo_->queue().release_hold();
+  if (queued >= (spawner_runs_on_ ? 1u : 2u)) algo_->wake_peer_for_surplus();
+}
+
+ReadyQueue& WorkStealing::queue() noexcept { return group_.queue(index_); }
+
+void WorkStealing::wake_peer_for_surplus() noexcept {
+  if (group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(index_);
 }
 
 WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
@@ -161,7 +177,7 @@ WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
       counters_(group.counters(index)),
       thread_eh_(thread_eh_state()),
       bookkeeping_(bookkeeping_for_new_runtimes.load()) {
-  tl_queue = &group_.queue(index_);
+  tl_algo = this;
 }
 
 void WorkStealing::awakened(context* ctx) noexcept {
@@ -177,6 +193,7 @@ void WorkStealing::awakened(context* ctx) noexcept {
   ReadyQueue& q = group_.queue(index_);
   const bool had_work = !q.empty();
   q.push(ctx);
+  if (q.held()) return;  // a new fiber under a LaunchGuard: its release wakes a peer
   // Wake an idle peer only for surplus work: when the dispatcher queues the one fiber it is
   // about to run (a remote wake-up, a timer) or a fiber yields, nobody else is needed, and a
   // needless wake costs a futex call here and a trip through the peer's dispatcher.

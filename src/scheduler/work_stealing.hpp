@@ -74,8 +74,12 @@ class ReadyQueue {
   std::size_t fibers() const noexcept { return stealable_.load(std::memory_order_relaxed); }
   // Whether a thief could take something (seq_cst: one side of the idle handshake).
   bool has_stealable() const noexcept { return stealable_.load(std::memory_order_seq_cst) != 0; }
-  // While held, thieves skip this queue (see LaunchGuard).
+  // While held, thieves skip this queue (see LaunchGuard) and it shows nothing stealable, so an
+  // idle peer does not spin on work it cannot take; hold(false) publishes it again (seq_cst) and
+  // returns whether there is something to steal (the releaser then wakes an idle peer).
   void hold(bool on);
+  std::size_t release_hold();  // the number of stealable fibers now queued
+  bool held() const noexcept { return held_; }  // owner thread only
 
  private:
   boost::fibers::context* take_woken();
@@ -84,7 +88,7 @@ class ReadyQueue {
   // handshake); after a take relaxed is enough (a thief that sees a stale count looks once more).
   void publish_size(std::memory_order order) noexcept {
     size_.store(woken_n_ + fresh_n_ + (dispatcher_ != nullptr), std::memory_order_relaxed);
-    stealable_.store(woken_unpinned_ + fresh_n_, order);
+    stealable_.store(held_ ? 0 : woken_unpinned_ + fresh_n_, order);
   }
   using List = boost::fibers::scheduler::ready_queue_type;  // intrusive, over context's ready hook
 
@@ -168,15 +172,21 @@ class SchedulerGroup {
 // last two references to its context at once, synchronised inside Boost only by a stand-alone
 // fence that ThreadSanitizer cannot see. Holding the spawner's queue closes that window (the
 // new fiber cannot run before it is detached) and keeps TSan reports meaningful.
+class WorkStealing;
+
 class LaunchGuard {
  public:
-  LaunchGuard() noexcept;   // on a scheduler thread of a fiberbridge runtime
-  ~LaunchGuard();
+  // On a scheduler thread of a fiberbridge runtime. `spawner_runs_on`: the code creating the
+  // fiber keeps running (a spawn from a fiber), so the new fiber is surplus work for an idle
+  // peer; the worker's own inbox loop is about to wait instead, so a single new fiber is not.
+  explicit LaunchGuard(bool spawner_runs_on) noexcept;
+  ~LaunchGuard();  // unholds, then wakes an idle peer if there is surplus work
   LaunchGuard(const LaunchGuard&) = delete;
   LaunchGuard& operator=(const LaunchGuard&) = delete;
 
  private:
-  ReadyQueue* queue_;
+  WorkStealing* algo_;
+  bool spawner_runs_on_;
 };
 
 // For bench/fiber_ops_bench only (the cost of the per-switch bookkeeping, side by side): runtimes
@@ -193,6 +203,10 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   bool has_ready_fibers() const noexcept override;
   void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override;
   void notify() noexcept override;
+
+  // After a LaunchGuard: the new fiber is surplus work (its spawner runs on), wake a peer for it.
+  void wake_peer_for_surplus() noexcept;
+  ReadyQueue& queue() noexcept;
 
  private:
   boost::fibers::context* steal() noexcept;
