@@ -51,7 +51,7 @@ def load_gbench(path):
 
 
 def load_mode(d):
-    res = {"gb": {}, "memory": None, "memory_1m": None, "idle": None, "asgiref": None}
+    res = {"gb": {}, "memory": None, "memory_1m": None, "idle": None, "asgiref": None, "alloc": None}
     if not os.path.isdir(d):
         return res
     for fn in sorted(os.listdir(d)):
@@ -60,7 +60,7 @@ def load_mode(d):
             continue
         stem = fn[:-5]
         try:
-            if stem in ("memory", "memory_1m", "idle", "asgiref"):
+            if stem in ("memory", "memory_1m", "idle", "asgiref", "alloc"):
                 with open(p) as f:
                     res[stem] = json.load(f)
             else:
@@ -265,6 +265,15 @@ def render_mode(mode_name, mode, lines, plotdata):
             verdicts.append(("P8", "1,000,000 suspended fibers run", ok))
             lines.append(f"\n1,000,000 suspended fibers ({r['variant']}): reached {r.get('reached', 0):,}, "
                          f"RSS {r.get('rss_bytes_per_fiber', float('nan')):,.0f} B/fiber, {r.get('error', '') or 'ok'} — {verdict(ok)}")
+    alloc = mode.get("alloc")
+    if alloc:
+        lines.append("")
+        lines.append(f"**Heap allocations per operation** (issue 13; malloc family counted over every thread, "
+                     f"{alloc['ops']:,} operations; fiber stacks are pooled mmap slabs, not heap):\n")
+        lines.append("| operation | allocations / op | bytes / op | target |")
+        lines.append("|---|---|---|---|")
+        for r in alloc["results"]:
+            lines.append(f"| {r['op']} | {r['allocs_per_op']:.2f} | {r['bytes_per_op']:,.0f} | {r['target']} |")
     idle = mode.get("idle")
     if idle:
         lines.append(f"\n**P9 idle CPU** over {idle['seconds']} s (target ≤ 1 % of a core): " +

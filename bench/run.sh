@@ -41,7 +41,7 @@ else
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFIBERBRIDGE_BUILD_BENCH=ON \
         -DFIBERBRIDGE_BUILD_TESTS=OFF -DFIBERBRIDGE_BUILD_EXAMPLES=OFF >/dev/null || exit 1
 fi
-cmake --build "$build" -j"$(nproc)" --target "${gbenches[@]}" memory_bench idle_bench || exit 1
+cmake --build "$build" -j"$(nproc)" --target "${gbenches[@]}" memory_bench idle_bench alloc_bench || exit 1
 bin=$build/bench
 
 if [ "$smoke" = 1 ]; then
@@ -49,7 +49,7 @@ if [ "$smoke" = 1 ]; then
   modes=(unpinned)
   gargs=(--benchmark_min_time=0.001 --benchmark_repetitions=1)
   export FB_SKYNET_LEAVES=100 FB_SKYNET_FULL_LEAVES=1000
-  mem_count=1000; idle_s=0.05; asg_args=(--calls 20 --reps 1); per_bin_timeout=60
+  mem_count=1000; idle_s=0.05; asg_args=(--calls 20 --reps 1); per_bin_timeout=60; alloc_ops=20
 else
   day=$(date +%Y-%m-%d)
   out=$here/results/$day
@@ -59,6 +59,7 @@ else
   gargs=(--benchmark_repetitions="${BENCH_REPETITIONS:-5}" --benchmark_report_aggregates_only=true)
   export FB_SKYNET_LEAVES=${FB_SKYNET_LEAVES:-10000} FB_SKYNET_FULL_LEAVES=${FB_SKYNET_FULL_LEAVES:-1000000}
   mem_count=${BENCH_MEMORY_COUNT:-100000}; idle_s=1; asg_args=(--calls 2000 --reps 5); per_bin_timeout=1800
+  alloc_ops=2000
 fi
 mkdir -p "$out"
 echo "== results: $out"
@@ -90,6 +91,7 @@ for mode in "${modes[@]}"; do
   [ -s "$d/idle.log" ] && grep '^{' "$d/idle.log" >"$d/idle.json"
   # Memory does not depend on placement: measured once, in the unpinned run.
   if [ "$mode" = unpinned ]; then
+    run "alloc_bench" "$d/alloc.json" "$bin/alloc_bench" --ops "$alloc_ops"
     run "memory_bench" "$d/memory.log" "$bin/memory_bench" --count "$mem_count"
     [ -s "$d/memory.log" ] && sed -n '/^{"kind":"memory"/,$p' "$d/memory.log" >"$d/memory.json"
     if [ "$smoke" = 0 ] && [ "${BENCH_MEMORY_1M:-1}" = 1 ]; then
