@@ -16,6 +16,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <optional>
+#include <mutex>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
@@ -52,35 +55,60 @@ T within(fb::Task<T>& t) {
   return t.get();
 }
 
-// co_spawn whose outcome reaches a std::future without passing through Asio's completion
-// handler: Asio keeps copies of a handler's exception_ptr on the reactor thread until after the
-// waiter has been released, and the exception's count lives in uninstrumented libstdc++, so the
-// object could be freed on fb-io after the test read it (a race TSan reports and cannot see
-// through). The coroutine itself moves its value or exception into the promise.
+// The outcome of a co_spawned coroutine, handed to a waiting thread so that the waiter drops the
+// last reference to an exception. Neither Asio's completion handler (it keeps copies of an
+// exception_ptr argument on the reactor thread until after the waiter was released) nor a
+// std::promise (the coroutine frame owns it and may release the shared state, with the
+// exception in it, after the waiter has used the exception) can guarantee that, and the
+// exception's reference count lives in uninstrumented libstdc++: the object could be freed on
+// fb-io after the test read it, a race TSan reports and cannot see through (seen under load).
+template <class R>
+struct Handoff {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::optional<R> value;
+  std::exception_ptr error;
+};
+
 template <class R, class Ex, class MakeAwaitable>
-std::future<R> spawn_to_future(Ex ex, MakeAwaitable make) {
-  auto promise = std::make_shared<std::promise<R>>();
-  std::future<R> fut = promise->get_future();
+std::shared_ptr<Handoff<R>> spawn_to_handoff(Ex ex, MakeAwaitable make) {
+  static_assert(!std::is_void_v<R>, "spawn_to_handoff needs a result type");
+  auto h = std::make_shared<Handoff<R>>();
   asio::co_spawn(
       ex,
-      [promise, make]() -> asio::awaitable<void> {
+      [h, make]() -> asio::awaitable<void> {
+        std::optional<R> value;
         std::exception_ptr error;
         try {
           auto awaitable = make();
-          if constexpr (std::is_void_v<R>) {
-            co_await std::move(awaitable);
-            promise->set_value();
-          } else {
-            promise->set_value(co_await std::move(awaitable));
-          }
-          co_return;
+          value.emplace(co_await std::move(awaitable));
         } catch (...) {
           error = std::current_exception();
         }
-        promise->set_exception(std::move(error));
+        // Outside the catch block: this thread holds no other reference to the exception now.
+        std::lock_guard g(h->m);
+        h->value = std::move(value);
+        h->error = std::move(error);
+        h->done = true;
+        h->cv.notify_all();
       },
       asio::detached);
-  return fut;
+  return h;
+}
+
+template <class R>
+R within(Handoff<R>& h) {
+  std::unique_lock lk(h.m);
+  if (!h.cv.wait_for(lk, kDeadline, [&] { return h.done; })) {
+    ADD_FAILURE() << "coroutine not finished within the deadline";
+    std::abort();
+  }
+  if (std::exception_ptr e = std::move(h.error)) {
+    lk.unlock();
+    std::rethrow_exception(std::move(e));
+  }
+  return std::move(*h.value);
 }
 
 // Something the awaiting side was cancelled from, and how it ended.
@@ -142,21 +170,21 @@ struct CoroVariant {
   template <class F>
   static auto from_task(fb::Runtime& rt, F f) {
     using R = std::invoke_result_t<F>;
-    auto fut = spawn_to_future<R>(rt.io_executor(), [f]() -> asio::awaitable<R> {
+    auto done = spawn_to_handoff<R>(rt.io_executor(), [f]() -> asio::awaitable<R> {
       auto bridge = fb::coro::sync_to_async(f);
       co_return co_await bridge();
     });
-    return within(fut);
+    return within(*done);
   }
   template <class F>
   static auto start_child_and_wait(F f) {
     using R = std::invoke_result_t<F>;
     // bind_context: a snapshot of the body's state, like spawn
-    auto fut = spawn_to_future<R>(fb::coro::bind_context(fb::io_executor()), [f]() -> asio::awaitable<R> {
+    auto done = spawn_to_handoff<R>(fb::coro::bind_context(fb::io_executor()), [f]() -> asio::awaitable<R> {
       auto bridge = fb::coro::sync_to_async(f);
       co_return co_await bridge();
     });
-    return within(fut);
+    return within(*done);
   }
   static Pending start_cancellable(fb::Runtime& rt, std::function<void(std::stop_token)> body) {
     auto signal = std::make_shared<asio::cancellation_signal>();
