@@ -73,10 +73,11 @@ struct RuntimeOptions {
   unsigned shutdown_grace_ms = 5000;
   /// Blocking-call detector: a fiber that runs this long without switching is reported once
   /// (see SlowFiberReport). 0 turns it off. Default: FIBERBRIDGE_SLOW_FIBER_MS, else 100 ms.
-  /// Cost on the switch path: two relaxed stores per switch, no clock read.
+  /// Cost on the switch path: three relaxed stores per switch, no clock read.
   std::chrono::milliseconds slow_fiber_threshold{detail::default_slow_fiber_threshold()};
   /// Where reports go; empty = one report on stderr. Called on the watchdog thread (not on the
-  /// blocked one); it must not block for long (other runtimes' reports wait meanwhile).
+  /// blocked one), with the watchdog's lock held: it must not block for long (other runtimes'
+  /// reports wait meanwhile) and must not destroy a Runtime. Exceptions it throws are dropped.
   std::function<void(const SlowFiberReport&)> on_slow_fiber{};
 };
 
