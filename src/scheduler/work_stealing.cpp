@@ -71,9 +71,9 @@ context* ReadyQueue::pop() {
   return ctx;
 }
 
-void ReadyQueue::hold(bool on) {
+void ReadyQueue::hold() {
   std::lock_guard g(m_);
-  held_ = on;
+  held_ = true;
   publish_size(std::memory_order_seq_cst);
 }
 
@@ -155,7 +155,7 @@ thread_local WorkStealing* tl_algo = nullptr;
 }  // namespace
 
 LaunchGuard::LaunchGuard(bool spawner_runs_on) noexcept : algo_(tl_algo), spawner_runs_on_(spawner_runs_on) {
-  if (algo_ != nullptr) algo_->queue().hold(true);
+  if (algo_ != nullptr) algo_->queue().hold();
 }
 
 LaunchGuard::~LaunchGuard() {

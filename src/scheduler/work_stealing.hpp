@@ -75,9 +75,9 @@ class ReadyQueue {
   // Whether a thief could take something (seq_cst: one side of the idle handshake).
   bool has_stealable() const noexcept { return stealable_.load(std::memory_order_seq_cst) != 0; }
   // While held, thieves skip this queue (see LaunchGuard) and it shows nothing stealable, so an
-  // idle peer does not spin on work it cannot take; hold(false) publishes it again (seq_cst) and
-  // returns whether there is something to steal (the releaser then wakes an idle peer).
-  void hold(bool on);
+  // idle peer does not spin on work it cannot take; release_hold() publishes it again (seq_cst) and
+  // returns how many fibers are stealable (the releaser then may wake an idle peer).
+  void hold();
   std::size_t release_hold();  // the number of stealable fibers now queued
   bool held() const noexcept { return held_; }  // owner thread only
 
