@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
 #include "detail/reaper.hpp"
+#include "observe/metrics_sources.hpp"
 #include "observe/runtime_observer.hpp"
 #include "scheduler/fiber_props.hpp"
 #include "scheduler/stack_guard.hpp"
@@ -103,15 +105,6 @@ class Runtime::Impl {
     inbox.cv.notify_one();
   }
 
-  void set_loop_owner(std::shared_ptr<detail::CurrentThreadExecutor> f) {
-    std::lock_guard g(state_m_);
-    loop_owner_ = std::move(f);
-  }
-  std::shared_ptr<detail::CurrentThreadExecutor> loop_owner() {
-    std::lock_guard g(state_m_);
-    return loop_owner_;
-  }
-
   // Stops every live fiber and waits for them; called by ~Runtime and at exit for the default
   // runtime (with a bounded wait). Returns false if fibers are still alive at `give_up`.
   bool stop_and_wait(std::chrono::steady_clock::time_point give_up) {
@@ -180,7 +173,7 @@ class Runtime::Impl {
     std::shared_ptr<void> io;
     {
       std::lock_guard g(state_m_);
-      io = std::move(io_);
+      io = std::move(slots_[kIo]);
     }
     io.reset();  // after the fibers (their pending operations were cancelled by the stop)
     close_inboxes();
@@ -192,10 +185,15 @@ class Runtime::Impl {
     for (auto& t : threads) t.detach();
   }
 
-  std::shared_ptr<void> io_service(std::shared_ptr<void> (*make)(Runtime&)) {
+  std::shared_ptr<void> slot(detail::RuntimeAccess::Slot which, std::shared_ptr<void> (*make)(Runtime&)) {
     std::lock_guard g(state_m_);
-    if (!io_ && make != nullptr) io_ = make(*self_.load(std::memory_order_acquire));
-    return io_;
+    std::shared_ptr<void>& s = slots_[static_cast<std::size_t>(which)];
+    if (!s && make != nullptr) s = make(*self_.load(std::memory_order_acquire));
+    return s;
+  }
+  std::shared_ptr<void> exchange_slot(detail::RuntimeAccess::Slot which, std::shared_ptr<void> value) {
+    std::lock_guard g(state_m_);
+    return std::exchange(slots_[static_cast<std::size_t>(which)], std::move(value));
   }
 
   // This runtime's address, read by its fibers (ExecState::runtime_slot) and its I/O service;
@@ -296,10 +294,10 @@ class Runtime::Impl {
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   std::atomic<unsigned> next_inbox_{0};
 
-  std::mutex state_m_;  // guards loop_owner_ and io_
+  std::mutex state_m_;  // guards slots_
   detail::LiveRegistry live_;
-  std::shared_ptr<detail::CurrentThreadExecutor> loop_owner_;
-  std::shared_ptr<void> io_;
+  static constexpr std::size_t kIo = static_cast<std::size_t>(detail::RuntimeAccess::Slot::kIoService);
+  std::shared_ptr<void> slots_[detail::RuntimeAccess::kSlots];
 
  public:
   // Metrics, dump, the slow-fiber watchdog and fiber ids (src/observe/); reads the members above.
@@ -341,6 +339,23 @@ Runtime& Runtime::default_runtime() {
 
 unsigned Runtime::threads() const noexcept { return impl_->thread_count(); }
 
+// The runtime's own counters and fibers, then what the layers above it registered (the
+// bridges' threads, the I/O service: observe/metrics_sources.hpp).
+RuntimeMetrics Runtime::metrics() const {
+  RuntimeMetrics m;
+  impl_->observer.scheduler_metrics(m);
+  detail::collect_metrics(const_cast<Runtime&>(*this), m, nullptr);
+  return m;
+}
+
+void Runtime::dump(std::ostream& out) const {
+  std::ostringstream text;  // written at once: a dump is often sent to a shared log
+  impl_->observer.dump_fibers(text);
+  RuntimeMetrics m;
+  detail::collect_metrics(const_cast<Runtime&>(*this), m, &text);
+  out << text.str();
+}
+
 void Runtime::spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body) {
   impl_->spawn(std::move(state), std::move(body), detail::inherit_scope());
 }
@@ -366,20 +381,14 @@ void RuntimeAccess::spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, uni
   rt.impl_->spawn(std::move(state), std::move(body), std::move(seed));
 }
 
-std::shared_ptr<CurrentThreadExecutor> RuntimeAccess::loop_owner(Runtime& rt) { return rt.impl_->loop_owner(); }
-
-void RuntimeAccess::set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame) {
-  rt.impl_->set_loop_owner(std::move(frame));
-}
-
 const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }
 
-void RuntimeAccess::scheduler_metrics(const Runtime& rt, RuntimeMetrics& out) { rt.impl_->observer.scheduler_metrics(out); }
+std::shared_ptr<void> RuntimeAccess::slot(Runtime& rt, Slot which, std::shared_ptr<void> (*make)(Runtime&)) {
+  return rt.impl_->slot(which, make);
+}
 
-void RuntimeAccess::dump_fibers(const Runtime& rt, std::ostream& out) { rt.impl_->observer.dump_fibers(out); }
-
-std::shared_ptr<void> RuntimeAccess::io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&)) {
-  return rt.impl_->io_service(make);
+std::shared_ptr<void> RuntimeAccess::exchange_slot(Runtime& rt, Slot which, std::shared_ptr<void> value) {
+  return rt.impl_->exchange_slot(which, std::move(value));
 }
 
 }  // namespace detail

@@ -1,4 +1,6 @@
-// runtime_impl.hpp — the inside of a Runtime, for the bridges (they never see src/scheduler/).
+// runtime_impl.hpp — the inside of a Runtime, for the layers above it (the bridges, the I/O
+// service, the coroutine variant); they never see src/scheduler/, and the runtime includes
+// none of them.
 //
 // Owns: the scheduler threads, their inboxes (spawns from threads that are not this runtime's),
 // the registry of live fibers (for ~Runtime's stop-and-wait), and the fiber stacks.
@@ -11,7 +13,6 @@
 #include <iosfwd>
 #include <memory>
 
-#include "bridge/current_thread_executor.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/runtime.hpp"
 
@@ -21,21 +22,21 @@ struct RuntimeAccess {
   // Spawns `body` as a fiber of `rt` whose scope starts as `seed` (its stop token is replaced
   // by the task's own). Throws std::bad_alloc / std::logic_error like Runtime::spawn.
   static void spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, unique_function body, Scope seed);
-  // Rule 3: the frame of the thread waiting on this private runtime (async_to_sync with
-  // force_new_loop or an AsyncSingleThreadContext), or null.
-  static std::shared_ptr<CurrentThreadExecutor> loop_owner(Runtime& rt);
-  static void set_loop_owner(Runtime& rt, std::shared_ptr<CurrentThreadExecutor> frame);
-  // The runtime's I/O service slot (see src/asio/): created on first use under the runtime's
-  // lock by `make`, destroyed after every fiber has finished and before the threads exit.
-  // With `make == nullptr`: the service if it exists, else null.
-  static std::shared_ptr<void> io_service(Runtime& rt, std::shared_ptr<void> (*make)(Runtime&));
+  // Per-runtime state that a layer above the runtime owns, kept here type-erased (the runtime
+  // never looks inside, so it depends on none of them), under the runtime's lock:
+  //  * kIoService: the runtime's I/O service (src/asio/), destroyed after every fiber has
+  //    finished and before the threads exit;
+  //  * kLoopOwner: rule 3's frame of the thread waiting on this private runtime
+  //    (src/bridge/async_call.*).
+  enum class Slot { kIoService, kLoopOwner };
+  static constexpr std::size_t kSlots = 2;
+  // The slot's value, created first by `make` when it is empty and `make` is not null.
+  static std::shared_ptr<void> slot(Runtime& rt, Slot which, std::shared_ptr<void> (*make)(Runtime&));
+  // Stores `value`, returns what the slot held.
+  static std::shared_ptr<void> exchange_slot(Runtime& rt, Slot which, std::shared_ptr<void> value);
   // The slot holding the runtime's address: it outlives a Runtime destroyed by its own fiber
   // (then it holds the stand-in), until the threads are joined.
   static const std::atomic<Runtime*>& self_slot(Runtime& rt) noexcept;
-  // The runtime's own part of Runtime::metrics (src/observe/metrics.cpp adds the process's).
-  static void scheduler_metrics(const Runtime& rt, RuntimeMetrics& out);
-  // The runtime's part of Runtime::dump: its threads and every live fiber.
-  static void dump_fibers(const Runtime& rt, std::ostream& out);
 };
 
 }  // namespace fiberbridge::detail

@@ -1,13 +1,11 @@
-// task.cpp — waiting on a TaskState from a fiber or from a plain thread, and this_task.
+// task.cpp — a TaskState's completion, a fiber waiting for it, and this_task.
 //
 // A fiber waits on the state's fiber condition variable, woken by completion or by a stop of
-// its *own* task (then CancelledError). A plain thread parks in a CurrentThreadExecutor: the
-// one it is already serving, if it is inside a routed sync body (so work routed to it keeps
-// running and waiting never deadlocks where async_to_sync would not), else a private one.
+// its *own* task (then CancelledError). A plain thread waits in the bridges' way (it serves
+// routed work meanwhile): TaskStateBase::wait_until is in src/bridge/task_wait.cpp.
 #include <memory>
 
 #include "fiberbridge/detail/wait_mark.hpp"
-#include "bridge/current_thread_executor.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
@@ -36,34 +34,6 @@ bool fiber_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point de
     }
   }
   return true;
-}
-
-namespace {
-
-bool thread_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point deadline) {
-  // Serve the frame this thread is already serving (inside a routed sync body), else a
-  // private executor that nobody routes to.
-  std::shared_ptr<CurrentThreadExecutor> serving;
-  if (CurrentThreadExecutor* current = CurrentThreadExecutor::serving()) {
-    serving = current->shared_from_this();
-  } else {
-    serving = std::make_shared<CurrentThreadExecutor>();
-  }
-  const std::uint64_t id = s.on_ready([serving] { serving->wake(); });
-  const bool ok = serving->run_until([&s] { return s.ready(); }, deadline, /*close_when_done=*/false);
-  if (id != 0) s.remove_on_ready(id);
-  return ok;
-}
-
-}  // namespace
-
-bool TaskStateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
-  if (ready()) {
-    // An interruption point even when there is nothing to wait for.
-    if (in_fiber() && current_state().scope.stop.stop_requested()) throw CancelledError();
-    return true;
-  }
-  return in_fiber() ? fiber_wait_until(*this, deadline) : thread_wait_until(*this, deadline);
 }
 
 void TaskStateBase::finish(std::exception_ptr error) noexcept {

@@ -15,7 +15,9 @@ start() {  # start VARIANT DB -> sets pid, port
   "$bin" --variant "$1" --port 0 --db "$2" --threads 2 >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 200); do  # up to 10 s for the first line
-    if head -n1 "$work/out" 2>/dev/null | grep -q '^listening on 127.0.0.1:'; then
+    # Only a whole line (ended by its newline): a read racing the write may see part of it.
+    if [[ $(wc -l <"$work/out" 2>/dev/null || echo 0) -ge 1 ]] &&
+       head -n1 "$work/out" | grep -qE '^listening on 127\.0\.0\.1:[0-9]+$'; then
       port=$(head -n1 "$work/out" | sed 's/.*://')
       return 0
     fi

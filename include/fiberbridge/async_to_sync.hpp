@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fiberbridge/detail/bridge_shell.hpp"
 #include "fiberbridge/detail/result_slot.hpp"
 #include "fiberbridge/detail/unique_function.hpp"
 
@@ -43,42 +44,37 @@ namespace detail {
 void run_async_call(unique_function body, const AsyncToSyncOptions& options);
 }  // namespace detail
 
-/// AsyncToSync — fiber code made callable from plain threads.
+/// AsyncToSync — fiber code made callable from plain threads. Copyable if F is.
+///
+/// `operator()(a...)` runs f(a...) as a fiber and returns its result; call it on a plain
+/// thread. `options()` gives the options it was made with.
 template <class F>
-class AsyncToSync {
+class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
  public:
-  explicit AsyncToSync(F f, AsyncToSyncOptions options = {}) : f_(std::move(f)), options_(options) {}
+  explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
+      : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
 
-  /// operator() — runs f(a...) as a fiber; call it on a plain thread.
   template <class... A>
   auto operator()(A&&... a) const {
     using R = std::invoke_result_t<F, std::decay_t<A>...>;
     detail::ResultSlot<R> slot;
     detail::run_async_call(
-        [&slot, fn = f_, args = std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)]() mutable {
+        [&slot, fn = this->f_, args = std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)]() mutable {
           slot.fill([&]() -> R { return std::apply(std::move(fn), std::move(args)); });
         },
-        options_);
+        this->options_);
     return slot.take();
   }
-
-  const AsyncToSyncOptions& options() const noexcept { return options_; }
-
- private:
-  F f_;
-  AsyncToSyncOptions options_;
 };
 
 /// async_to_sync — AsyncToSync<std::decay_t<F>>(f, options).
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
 AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
-  return AsyncToSync<std::decay_t<F>>(std::forward<F>(f), options);
+  return detail::make_bridge<AsyncToSync>(std::forward<F>(f), options);
 }
 
 /// async_to_sync(options) — the decorator form: returns a callable F -> AsyncToSync<F>.
-inline auto async_to_sync(AsyncToSyncOptions options) {
-  return [options](auto&& f) { return AsyncToSync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
-}
+inline auto async_to_sync(AsyncToSyncOptions options) { return detail::bridge_decorator<AsyncToSync>(options); }
 
 }  // namespace fiberbridge

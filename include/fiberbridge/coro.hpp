@@ -133,6 +133,14 @@ boost::asio::awaitable<typename Call::Result> coro_await_sync_call(std::shared_p
   co_return call->take();
 }
 
+// The coroutine variant's call: an awaitable that makes it when awaited.
+struct CoroWait {
+  template <class Call>
+  static auto run(std::shared_ptr<Call> call, const SyncToAsyncOptions& options) {
+    return coro_await_sync_call<Call>(std::move(call), options);
+  }
+};
+
 template <class Aw>
 struct awaitable_traits;
 template <class T>
@@ -163,82 +171,67 @@ boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot, s
 namespace fiberbridge::coro {
 
 /// SyncToAsync — a blocking callable made awaitable from coroutines. Copyable if F is.
+///
+/// `operator()(a...)` returns an awaitable<R> that runs f(a...) on the routed thread when
+/// awaited. `options()` gives the options it was made with.
 template <class F>
-class SyncToAsync {
+class SyncToAsync : public detail::SyncBridge<F, detail::CoroWait> {
   static_assert(!is_async_callable_v<F>,
                 "coro::sync_to_async can only be applied to sync functions: this callable is already async - "
                 "co_await it directly.");
 
  public:
-  explicit SyncToAsync(F f, SyncToAsyncOptions options = {}) : f_(std::move(f)), options_(options) {
-    detail::validate(options_);
-  }
-
-  /// operator() — an awaitable<R> that runs f(a...) on the routed thread when awaited.
-  template <class... A>
-  auto operator()(A&&... a) const {
-    using Call = detail::SyncCall<F, std::tuple<std::decay_t<A>...>>;
-    auto call = std::make_shared<Call>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...));
-    return detail::coro_await_sync_call<Call>(std::move(call), options_);
-  }
-
-  const SyncToAsyncOptions& options() const noexcept { return options_; }
-
- private:
-  F f_;
-  SyncToAsyncOptions options_;
+  /// Throws std::invalid_argument for an executor together with thread_sensitive.
+  explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
+      : detail::SyncBridge<F, detail::CoroWait>(std::move(f), options) {}
 };
 
 /// sync_to_async — coro::SyncToAsync<std::decay_t<F>>(f, options).
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
 SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
-  return SyncToAsync<std::decay_t<F>>(std::forward<F>(f), options);
+  return detail::make_bridge<SyncToAsync>(std::forward<F>(f), options);
 }
 
 /// sync_to_async(options) — the decorator form: returns a callable F -> coro::SyncToAsync<F>.
 inline auto sync_to_async(SyncToAsyncOptions options) {
   detail::validate(options);
-  return [options](auto&& f) { return SyncToAsync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+  return detail::bridge_decorator<SyncToAsync>(options);
 }
 
-/// AsyncToSync — coroutine code made callable from plain threads.
+/// AsyncToSync — coroutine code made callable from plain threads. Copyable if F is.
+///
+/// `operator()(a...)` runs f(a...) (an awaitable<R>) as a coroutine and returns its result;
+/// call it on a plain thread. `options()` gives the options it was made with.
 template <class F>
-class AsyncToSync {
+class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
  public:
-  explicit AsyncToSync(F f, AsyncToSyncOptions options = {}) : f_(std::move(f)), options_(options) {}
+  explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
+      : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
 
-  /// operator() — runs f(a...) (an awaitable<R>) as a coroutine; call it on a plain thread.
   template <class... A>
   auto operator()(A&&... a) const {
     using Aw = std::invoke_result_t<F, std::decay_t<A>...>;
     using R = typename detail::awaitable_traits<Aw>::value_type;
     detail::ResultSlot<R> slot;
     std::exception_ptr error;
-    auto entry = detail::coro_entry<R>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot, &error);
-    detail::run_coro_async_call(std::move(entry), options_);
+    auto entry =
+        detail::coro_entry<R>(this->f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot, &error);
+    detail::run_coro_async_call(std::move(entry), this->options_);
     if (error) std::rethrow_exception(std::move(error));
     return slot.take();
   }
-
-  const AsyncToSyncOptions& options() const noexcept { return options_; }
-
- private:
-  F f_;
-  AsyncToSyncOptions options_;
 };
 
 /// async_to_sync — coro::AsyncToSync<std::decay_t<F>>(f, options).
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
 AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
-  return AsyncToSync<std::decay_t<F>>(std::forward<F>(f), options);
+  return detail::make_bridge<AsyncToSync>(std::forward<F>(f), options);
 }
 
 /// async_to_sync(options) — the decorator form: returns a callable F -> coro::AsyncToSync<F>.
-inline auto async_to_sync(AsyncToSyncOptions options) {
-  return [options](auto&& f) { return AsyncToSync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
-}
+inline auto async_to_sync(AsyncToSyncOptions options) { return detail::bridge_decorator<AsyncToSync>(options); }
 
 /// bind_context — an executor for co_spawn that runs the new coroutine with a snapshot of the
 /// current context variables and routing state (what `spawn` gives a fiber). `ex` must be an

@@ -35,6 +35,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fiberbridge/detail/bridge_shell.hpp"
 #include "fiberbridge/detail/result_slot.hpp"
 #include "fiberbridge/executor.hpp"
 #include "fiberbridge/traits.hpp"
@@ -89,48 +90,63 @@ void validate(const SyncToAsyncOptions& options);
 // Routes, submits and waits for `call`; returns once its result is stored, else throws.
 void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncOptions& options);
 
+// Both variants' SyncToAsync but for `Wait::run<Call>(call, options)`, which makes the call
+// (see bridge_shell.hpp): the options are validated at construction, the arguments are
+// decay-copied into the call.
+template <class F, class Wait>
+class SyncBridge : public BridgeShell<F, SyncToAsyncOptions> {
+ public:
+  explicit SyncBridge(F f, SyncToAsyncOptions options) : BridgeShell<F, SyncToAsyncOptions>(std::move(f), options) {
+    validate(this->options_);
+  }
+
+  template <class... A>
+  auto operator()(A&&... a) const {
+    using Call = SyncCall<F, std::tuple<std::decay_t<A>...>>;
+    return Wait::template run<Call>(
+        std::make_shared<Call>(this->f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)), this->options_);
+  }
+};
+
+// The fiber variant's call: the fiber waits, then the result is moved out.
+struct FiberWait {
+  template <class Call>
+  static auto run(const std::shared_ptr<Call>& call, const SyncToAsyncOptions& options) {
+    run_sync_call(call, options);
+    return call->take();
+  }
+};
+
 }  // namespace detail
 
 /// SyncToAsync — a blocking callable made callable from fibers. Copyable if F is.
+///
+/// `operator()(a...)` runs f(a...) on the routed thread and returns its result; call it on a
+/// fiber. `options()` gives the options it was made with.
 template <class F>
-class SyncToAsync {
+class SyncToAsync : public detail::SyncBridge<F, detail::FiberWait> {
   static_assert(!is_async_callable_v<F>,
                 "sync_to_async can only be applied to sync functions: this callable is already async "
                 "(a SyncToAsync or mark_async result) - call it directly on the fiber.");
 
  public:
-  explicit SyncToAsync(F f, SyncToAsyncOptions options = {}) : f_(std::move(f)), options_(options) {
-    detail::validate(options_);
-  }
-
-  /// operator() — runs f(a...) on the routed thread; call it on a fiber.
-  template <class... A>
-  auto operator()(A&&... a) const {
-    using Call = detail::SyncCall<F, std::tuple<std::decay_t<A>...>>;
-    auto call = std::make_shared<Call>(f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...));
-    detail::run_sync_call(call, options_);
-    return call->take();
-  }
-
-  const SyncToAsyncOptions& options() const noexcept { return options_; }
-
- private:
-  F f_;
-  SyncToAsyncOptions options_;
+  /// Throws std::invalid_argument for an executor together with thread_sensitive.
+  explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
+      : detail::SyncBridge<F, detail::FiberWait>(std::move(f), options) {}
 };
 
 /// sync_to_async — SyncToAsync<std::decay_t<F>>(f, options).
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
 SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
-  return SyncToAsync<std::decay_t<F>>(std::forward<F>(f), options);
+  return detail::make_bridge<SyncToAsync>(std::forward<F>(f), options);
 }
 
 /// sync_to_async(options) — the decorator form: returns a callable F -> SyncToAsync<F>.
 /// Validates the options now (std::invalid_argument), as asgiref does at decoration time.
 inline auto sync_to_async(SyncToAsyncOptions options) {
   detail::validate(options);
-  return [options](auto&& f) { return SyncToAsync<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+  return detail::bridge_decorator<SyncToAsync>(options);
 }
 
 }  // namespace fiberbridge

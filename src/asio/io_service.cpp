@@ -39,6 +39,7 @@
 #include "context/exec_state.hpp"
 #include "fiberbridge/asio.hpp"
 #include "fiberbridge/errors.hpp"
+#include "observe/metrics_sources.hpp"
 #include "runtime_impl.hpp"
 
 namespace fiberbridge::detail {
@@ -125,17 +126,23 @@ class IoService {
 };
 
 namespace {
-std::shared_ptr<void> make_io_service(Runtime& rt) { return std::make_shared<IoService>(rt); }
+// The I/O service's part of Runtime::metrics (observe/metrics_sources.hpp).
+void io_metrics(Runtime& rt, RuntimeMetrics& out, std::ostream*) { out.io_completions = io_completions(rt); }
+
+std::shared_ptr<void> make_io_service(Runtime& rt) {
+  add_metrics_source(&io_metrics);
+  return std::make_shared<IoService>(rt);
+}
 }  // namespace
 
 std::shared_ptr<IoService> io_service_of(Runtime& rt) {
-  return std::static_pointer_cast<IoService>(RuntimeAccess::io_service(rt, &make_io_service));
+  return std::static_pointer_cast<IoService>(RuntimeAccess::slot(rt, RuntimeAccess::Slot::kIoService, &make_io_service));
 }
 
 IoService* reactor_io_service() noexcept { return tl_reactor; }
 
 std::uint64_t io_completions(Runtime& rt) {
-  auto s = std::static_pointer_cast<IoService>(RuntimeAccess::io_service(rt, nullptr));
+  auto s = std::static_pointer_cast<IoService>(RuntimeAccess::slot(rt, RuntimeAccess::Slot::kIoService, nullptr));
   return s ? s->completions() : 0;
 }
 

@@ -1,13 +1,12 @@
 // bridge/async_to_sync.cpp — a plain thread runs fiber code and serves routed work meanwhile.
 //
-// The calling thread creates a frame (CurrentThreadExecutor) linked to the frame chain of its
-// current scope, spawns the fiber with a copy of its scope plus that frame, and parks in the
-// frame until the fiber is done and no routed work is pending. A stop of the enclosing
+// The calling thread starts an AsyncCall (its frame, the runtime, the callee's scope), spawns
+// the fiber with the callee's scope, and parks in the frame until the fiber is done and no
+// routed work is pending. A stop of the enclosing
 // sync_to_async call (the body's stop token) is forwarded into the fiber's task.
 #include <memory>
 
-#include "bridge/async_target.hpp"
-#include "bridge/current_thread_executor.hpp"
+#include "bridge/async_call.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/async_to_sync.hpp"
 #include "fiberbridge/errors.hpp"
@@ -26,30 +25,17 @@ struct ForwardStop {
 void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   if (in_fiber()) throw AsyncToSyncInFiberError();
   ExecState& state = current_state();  // a plain thread's state (perhaps a body's scope)
-
-  auto frame = std::make_shared<CurrentThreadExecutor>(state.scope.routing.frame);
-  AsyncTarget target(state.scope, options, frame);
-
-  Scope seed;
-  seed.context = state.scope.context->copy();
-  seed.routing = state.scope.routing;
-  seed.routing.frame = frame;
-  const std::shared_ptr<const VarMap> before = seed.context->snapshot();
-  const std::shared_ptr<ContextData> fiber_context = seed.context;
+  AsyncCall call(state, options);
 
   auto task = std::make_shared<TaskState<void>>();
   task->role = "async_to_sync";
   // Linked before the spawn: a stop of the enclosing body that lands meanwhile reaches the fiber
   // before it starts, not only after the outer caller was released.
   std::stop_callback<ForwardStop> forward(state.scope.stop, ForwardStop{task.get()});
-  RuntimeAccess::spawn(target.runtime(), task, std::move(body), std::move(seed));
-  {
-    (void)task->on_ready([frame] { frame->wake(); });
-    frame->run_until([&task] { return task->ready(); }, std::chrono::steady_clock::time_point::max(),
-                     /*close_when_done=*/true);
-  }
-  copy_back(before, fiber_context->snapshot(), *state.scope.context);
-  target.finish();  // like asyncio.run: a private runtime stops and joins what the call left behind
+  RuntimeAccess::spawn(call.runtime(), task, std::move(body), call.callee_scope());
+  (void)task->on_ready([frame = call.frame()] { frame->wake(); });
+  call.serve_until([&task] { return task->ready(); });
+  call.finish();  // like asyncio.run: a private runtime stops and joins what the call left behind
   if (auto error = task->take_error()) std::rethrow_exception(std::move(error));
 }
 

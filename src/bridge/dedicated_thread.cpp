@@ -1,13 +1,18 @@
 // bridge/dedicated_thread.cpp — see dedicated_thread.hpp.
 #include "bridge/dedicated_thread.hpp"
 
+#include "bridge/bridge_metrics.hpp"
+#include "observe/metrics_sources.hpp"
+
 #include <atomic>
 
 #include <pthread.h>
 
 namespace fiberbridge::detail {
 
-DedicatedThread::DedicatedThread(std::string name) : s_(std::make_shared<Shared>()), name_(std::move(name)) {}
+DedicatedThread::DedicatedThread(std::string name) : s_(std::make_shared<Shared>()), name_(std::move(name)) {
+  add_metrics_source(&bridge_metrics);
+}
 
 DedicatedThread::~DedicatedThread() { retire(); }
 

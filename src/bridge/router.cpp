@@ -1,5 +1,6 @@
 // bridge/router.cpp — routing rules 1-5; see router.hpp.
 #include "bridge/router.hpp"
+#include "bridge/loop_owner.hpp"
 
 #include "bridge/blocking_pool.hpp"
 #include "bridge/dedicated_thread.hpp"
@@ -44,7 +45,7 @@ Route choose_route(const SyncToAsyncOptions& options, const RoutingState& routin
     return r;
   }
   if (runtime != nullptr) {  // rule 3
-    if (auto owner = RuntimeAccess::loop_owner(*runtime); owner && CurrentThreadExecutor::chain_open(owner)) {
+    if (auto owner = loop_owner(*runtime); owner && CurrentThreadExecutor::chain_open(owner)) {
       r.frame = std::move(owner);
       return r;
     }

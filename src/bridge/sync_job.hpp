@@ -1,11 +1,13 @@
-// bridge/sync_job.hpp — the body's side of one sync_to_async call, shared by the fiber variant
-// (bridge/sync_to_async.cpp) and the coroutine variant (coro/coro_bridge.cpp).
+// bridge/sync_job.hpp — one sync_to_async call, all but the waiting: shared by the fiber
+// variant (bridge/sync_to_async.cpp) and the coroutine variant (coro/coro_bridge.cpp).
 //
-// `SyncBody` is what the thread that runs the body needs; `SyncJob<Control>` is the work item
-// handed to the routed executor. Running it swaps the body's scope onto the running thread,
-// invokes the body with its stop token and reports the outcome to `Control::body_done`. A job
-// that an executor destroys without running it reports an error instead, so the caller never
-// waits forever — unless the router took it back to resubmit it elsewhere (`resubmitting`).
+// `SyncBody` is the call's state both sides see: the body's context copy and scope, its stop
+// source, the rule-4 hold. `submit_routed` binds the body's scope for a route and hands the
+// executor a `SyncJob<Control>`, choosing again while the chosen frame chain closes under it.
+// Running the job swaps the body's scope onto the running thread, invokes the body with its
+// stop token and reports the outcome to `Control::body_done`. A job that an executor destroys
+// without running it reports an error instead, so the caller never waits forever — unless the
+// router took it back to resubmit it elsewhere (`resubmitting`).
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <stop_token>
 #include <string>
 
+#include "bridge/router.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/sync_to_async.hpp"
 
@@ -22,11 +25,42 @@ namespace fiberbridge::detail {
 
 struct SyncBody {
   std::shared_ptr<SyncCallBase> call;
-  Scope body_scope;  // moved onto the body's thread when it starts
+  std::shared_ptr<const VarMap> before;  // the caller's context when the call began
   std::shared_ptr<ContextData> body_context;
+  Scope body_scope;  // moved onto the body's thread when it starts
   std::stop_source body_stop;
   std::shared_ptr<std::atomic<bool>> hold;  // rule 4, when the target is a single thread
   std::atomic<bool> resubmitting{false};    // a job destroyed now was refused, not dropped
+
+  // The body runs in a copy of the caller's context (O(1): the map is immutable and shared).
+  void begin(std::shared_ptr<SyncCallBase> c, const ContextData& caller) {
+    call = std::move(c);
+    before = caller.snapshot();
+    body_context = std::make_shared<ContextData>();
+    body_context->map = before;
+  }
+  // Copies what the body changed so far back into the caller's context (all of it unless the
+  // caller was cancelled first). Call it on the caller's side, after the wait.
+  void end(ContextData& caller) const { copy_back(before, body_context->snapshot(), caller); }
+  // The body's scope for `route`: the caller's routing state plus a rule-4 hold when the target
+  // is a single thread, the body's own stop token, `outer` as the runtime of the calling code.
+  void bind(const Route& route, const RoutingState& routing, Runtime* outer) {
+    Scope body;
+    body.context = body_context;
+    body.routing = routing;
+    body.stop = body_stop.get_token();
+    body.outer_runtime = outer;
+    if (route.holdable()) {
+      hold = std::make_shared<std::atomic<bool>>(true);
+      body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), hold, body.routing.holds});
+    } else {
+      hold.reset();
+    }
+    body_scope = std::move(body);
+  }
+  void release_hold() noexcept {
+    if (hold) hold->store(false, std::memory_order_release);
+  }
 };
 
 // Control: derives from SyncBody; has `void body_done(std::exception_ptr) noexcept` and
@@ -59,5 +93,22 @@ class SyncJob {
  private:
   std::shared_ptr<Control> ctl_;
 };
+
+// Submits `ctl`'s body along `route`; when the frame chain closed between choosing and
+// submitting (the job was not taken) it disarms the job and chooses again. Returns where the
+// body went, for Runtime::dump. Throws what choose_route and the executor throw.
+template <class Control>
+const char* submit_routed(const std::shared_ptr<Control>& ctl, Route route, const SyncToAsyncOptions& options,
+                          const RoutingState& routing, Runtime* outer) {
+  for (;;) {
+    ctl->bind(route, routing, outer);
+    unique_function job{SyncJob<Control>(ctl)};
+    if (submit(route, job)) return route.name();
+    ctl->resubmitting.store(true, std::memory_order_release);
+    job = {};
+    ctl->resubmitting.store(false, std::memory_order_release);
+    route = choose_route(options, routing, outer);
+  }
+}
 
 }  // namespace fiberbridge::detail

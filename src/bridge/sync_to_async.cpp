@@ -11,7 +11,6 @@
 #include <stdexcept>
 
 #include "fiberbridge/detail/wait_mark.hpp"
-#include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
 #include "fiberbridge/errors.hpp"
@@ -31,7 +30,7 @@ struct CallControl : SyncBody {
   std::exception_ptr error;
 
   void body_done(std::exception_ptr e) noexcept {
-    if (hold) hold->store(false, std::memory_order_release);
+    release_hold();
     std::lock_guard g(m);
     if (done) return;
     done = true;
@@ -39,8 +38,6 @@ struct CallControl : SyncBody {
     cv.notify_all();  // under the lock: the fiber cannot leave (and drop its reference) meanwhile
   }
 };
-
-using Job = SyncJob<CallControl>;
 
 struct ForwardStop {
   CallControl* ctl;
@@ -67,35 +64,11 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   if (stop.stop_requested()) throw CancelledError();
 
   auto ctl = std::make_shared<CallControl>();
-  ctl->call = call;
-  const std::shared_ptr<const VarMap> before = state.scope.context->snapshot();
-  ctl->body_context = std::make_shared<ContextData>();
-  ctl->body_context->map = before;
-
-  const char* target_name = nullptr;  // for Runtime::dump: outlives the call (see Route::name)
-  for (;;) {
-    Route route = choose_route(options, state.scope.routing, state.runtime());
-    target_name = route.name();
-    Scope body;
-    body.context = ctl->body_context;
-    body.routing = state.scope.routing;
-    body.stop = ctl->body_stop.get_token();
-    body.outer_runtime = state.runtime();
-    if (route.holdable()) {
-      ctl->hold = std::make_shared<std::atomic<bool>>(true);
-      body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), ctl->hold, body.routing.holds});
-    } else {
-      ctl->hold.reset();
-    }
-    ctl->body_scope = std::move(body);
-    unique_function job{Job(ctl)};
-    if (submit(route, job)) break;
-    // The frame chain closed between choosing and submitting: the job was not taken.
-    // Disarm it (it would report "dropped") and choose again.
-    ctl->resubmitting.store(true, std::memory_order_release);
-    job = {};
-    ctl->resubmitting.store(false, std::memory_order_release);
-  }
+  ctl->begin(call, *state.scope.context);
+  // Where the body went, for Runtime::dump: outlives the call (see Route::name).
+  const char* target_name =
+      submit_routed(ctl, choose_route(options, state.scope.routing, state.runtime()), options, state.scope.routing,
+                    state.runtime());
 
   bool cancelled = false;
   std::exception_ptr error;
@@ -117,8 +90,7 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
       ctl->cv.wait(lk);
     }
   }
-  // Copy-back: what the body changed so far (all of it unless we were cancelled first).
-  copy_back(before, ctl->body_context->snapshot(), *state.scope.context);
+  ctl->end(*state.scope.context);
   if (cancelled) throw CancelledError();
   if (error) std::rethrow_exception(std::move(error));
 }

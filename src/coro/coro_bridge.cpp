@@ -23,9 +23,7 @@
 #include <stdexcept>
 
 #include "asio/io_service.hpp"
-#include "bridge/async_target.hpp"
-#include "bridge/current_thread_executor.hpp"
-#include "bridge/private_loop.hpp"
+#include "bridge/async_call.hpp"
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
@@ -74,7 +72,6 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
 
   // The awaiting coroutine's side (touched only on its thread).
   std::shared_ptr<ContextData> caller_context;
-  std::shared_ptr<const VarMap> before;
   RoutingState routing;
   Runtime* runtime = nullptr;
   SyncToAsyncOptions options;
@@ -102,7 +99,7 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
     }
   }
   void body_done(std::exception_ptr e) noexcept {
-    if (hold) hold->store(false, std::memory_order_release);
+    release_hold();
     complete(std::move(e));
   }
   void cancel_on_reactor() noexcept override {
@@ -111,38 +108,13 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
   }
 };
 
-namespace {
-
-using CoroJob = SyncJob<CoroSyncControl>;
-
-}  // namespace
-
-// Binds the body's scope for `route` (rule-4 hold when the target is a single thread).
-static void prepare_body(CoroSyncControl& ctl, const Route& route) {
-  Scope body;
-  body.context = ctl.body_context;
-  body.routing = ctl.routing;
-  body.stop = ctl.body_stop.get_token();
-  body.outer_runtime = ctl.runtime;
-  if (route.holdable()) {
-    ctl.hold = std::make_shared<std::atomic<bool>>(true);
-    body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), ctl.hold, body.routing.holds});
-  } else {
-    ctl.hold.reset();
-  }
-  ctl.body_scope = std::move(body);
-}
-
 CoroSyncCall::CoroSyncCall(std::shared_ptr<SyncCallBase> call, const SyncToAsyncOptions& options)
     : ctl_(std::make_shared<CoroSyncControl>()) {
   ExecState& state = current_state();  // this thread's, with the coroutine's scope installed
   if (state.scope.stop.stop_requested()) throw CancelledError();
   CoroSyncControl& c = *ctl_;
-  c.call = std::move(call);
   c.caller_context = state.scope.context;
-  c.before = c.caller_context->snapshot();
-  c.body_context = std::make_shared<ContextData>();
-  c.body_context->map = c.before;
+  c.begin(std::move(call), *c.caller_context);
   c.routing = state.scope.routing;
   c.runtime = coroutine_runtime();
   c.options = options;
@@ -163,18 +135,9 @@ void CoroSyncCall::start(std::unique_ptr<CoroCompletion> completion) noexcept {
       std::lock_guard g(c.m);
       c.service = s;
     }
-    for (bool first = true;; first = false) {
-      if (!first) c.route = choose_route(c.options, c.routing, c.runtime);
-      prepare_body(c, *c.route);
-      unique_function job{CoroJob(ctl_)};
-      if (submit(*c.route, job)) break;
-      // The frame chain closed between choosing and submitting: not taken. Disarm, choose again.
-      c.resubmitting.store(true, std::memory_order_release);
-      job = {};
-      c.resubmitting.store(false, std::memory_order_release);
-    }
+    (void)submit_routed(ctl_, std::move(*c.route), c.options, c.routing, c.runtime);
   } catch (...) {
-    if (c.hold) c.hold->store(false, std::memory_order_release);
+    c.release_hold();
     c.complete(std::current_exception());
   }
 }
@@ -188,7 +151,7 @@ std::exception_ptr CoroSyncCall::take_error() noexcept {
 
 void CoroSyncCall::copy_back() noexcept {
   try {
-    detail::copy_back(ctl_->before, ctl_->body_context->snapshot(), *ctl_->caller_context);
+    ctl_->end(*ctl_->caller_context);
   } catch (...) {  // out of memory while merging: the body's changes are lost, the call's outcome is not
   }
 }
@@ -271,22 +234,16 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
         "You cannot use coro::async_to_sync on a fiberbridge I/O thread (it would block the coroutines it waits "
         "for) - co_await the coroutine directly.");
   ExecState& state = current_state();
-
-  // Where the coroutine runs: the same choice as the fiber variant.
-  auto frame = std::make_shared<CurrentThreadExecutor>(state.scope.routing.frame);
-  AsyncTarget target(state.scope, options, frame);
+  AsyncCall call(state, options);  // where the coroutine runs: the same choice as the fiber variant
 
   auto root = std::make_shared<CoroRoot>();
-  root->frame = frame;
+  root->frame = call.frame();
   auto cs = std::make_shared<CoroState>();
-  cs->scope.context = state.scope.context->copy();
-  cs->scope.routing = state.scope.routing;
-  cs->scope.routing.frame = frame;
+  cs->scope = call.callee_scope();
   cs->scope.stop = root->stop.get_token();
-  cs->runtime = &target.runtime();
-  const std::shared_ptr<const VarMap> before = cs->scope.context->snapshot();
+  cs->runtime = &call.runtime();
 
-  std::shared_ptr<IoService> service = io_service_of(target.runtime());
+  std::shared_ptr<IoService> service = io_service_of(call.runtime());
   if (!io_register(*service, root))
     throw std::logic_error("coro::async_to_sync: the runtime is shutting down (its destructor is running)");
   root->service = service.get();
@@ -303,16 +260,14 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
   service.reset();
   {
     std::stop_callback<ForwardRootStop> forward(state.scope.stop, ForwardRootStop{root, io});
-    frame->run_until([&root] { return root->done.load(std::memory_order_acquire); },
-                     std::chrono::steady_clock::time_point::max(), /*close_when_done=*/true);
+    call.serve_until([&root] { return root->done.load(std::memory_order_acquire); });
   }
-  copy_back(before, cs->scope.context->snapshot(), *state.scope.context);
   std::exception_ptr error;
   {
     std::lock_guard g(root->m);
     error = std::move(root->error);
   }
-  target.finish();  // like asyncio.run: stops a private runtime (and its reactor) now
+  call.finish();  // like asyncio.run: stops a private runtime (and its reactor) now
   if (error) std::rethrow_exception(std::move(error));
 }
 

@@ -1,15 +1,12 @@
-// observe/metrics.cpp — Runtime::metrics and Runtime::dump: the runtime's own counters and
-// fibers (runtime.cpp) plus the process's bridge threads (the sync thread, the threads of
-// ThreadSensitiveContexts, the blocking pool); and the slow-fiber report's text.
+// observe/metrics.cpp — the metrics sources of the layers above the runtime (see
+// metrics_sources.hpp), the default slow-fiber threshold and the slow-fiber report's text.
+#include <atomic>
 #include <cstdlib>
 #include <ostream>
 #include <sstream>
 
-#include "asio/io_service.hpp"
-#include "bridge/blocking_pool.hpp"
-#include "bridge/dedicated_thread.hpp"
 #include "fiberbridge/runtime.hpp"
-#include "runtime_impl.hpp"
+#include "observe/metrics_sources.hpp"
 
 namespace fiberbridge {
 
@@ -28,40 +25,24 @@ std::chrono::milliseconds default_slow_fiber_threshold() noexcept {
 }
 
 namespace {
-void process_metrics(RuntimeMetrics& m) {
-  const auto sync = DedicatedThread::sync_thread();
-  m.sync_thread_queue = sync->queue_depth();
-  const std::size_t dedicated = DedicatedThread::running_threads();
-  const std::size_t sync_running = sync->started() ? 1 : 0;
-  m.thread_sensitive_threads = dedicated > sync_running ? dedicated - sync_running : 0;
-  const BlockingPool::Stats pool = BlockingPool::instance().stats();
-  m.pool_threads = pool.threads;
-  m.pool_busy = pool.busy;
-  m.pool_idle = pool.idle;
-  m.pool_queued = pool.queued;
-}
+std::atomic<MetricsSource> sources[8];
 }  // namespace
 
+void add_metrics_source(MetricsSource source) noexcept {
+  for (auto& slot : sources) {
+    MetricsSource seen = slot.load(std::memory_order_acquire);
+    if (seen == nullptr && slot.compare_exchange_strong(seen, source, std::memory_order_acq_rel)) return;
+    if (seen == source) return;
+  }
+}
+
+void collect_metrics(Runtime& rt, RuntimeMetrics& out, std::ostream* dump) {
+  for (auto& slot : sources) {
+    if (MetricsSource source = slot.load(std::memory_order_acquire)) source(rt, out, dump);
+  }
+}
+
 }  // namespace detail
-
-RuntimeMetrics Runtime::metrics() const {
-  RuntimeMetrics m;
-  detail::RuntimeAccess::scheduler_metrics(*this, m);
-  m.io_completions = detail::io_completions(const_cast<Runtime&>(*this));
-  detail::process_metrics(m);
-  return m;
-}
-
-void Runtime::dump(std::ostream& out) const {
-  std::ostringstream text;  // written at once: a dump is often sent to a shared log
-  detail::RuntimeAccess::dump_fibers(*this, text);
-  const RuntimeMetrics m = metrics();
-  text << "process: sync thread " << (detail::DedicatedThread::sync_thread()->started() ? "running" : "not started")
-       << " (" << m.sync_thread_queue << " queued), " << m.thread_sensitive_threads
-       << " ThreadSensitiveContext thread(s), blocking pool " << m.pool_threads << " thread(s) (" << m.pool_busy
-       << " busy, " << m.pool_idle << " idle, " << m.pool_queued << " queued)\n";
-  out << text.str();
-}
 
 std::string SlowFiberReport::to_string() const {
   std::ostringstream s;
