@@ -1,36 +1,42 @@
-// fiberbridge/asio.hpp — Asio on fibers: any Asio asynchronous operation, started on a runtime
-// fiber with the `use_fiber` completion token, suspends only that fiber.
-//
-//   namespace fb = fiberbridge;
-//   boost::asio::ip::tcp::socket sock(fb::io_executor());
-//   sock.connect(endpoint);                                            // (or async_connect + use_fiber)
-//   std::size_t n = sock.async_read_some(boost::asio::buffer(buf), fb::use_fiber);
-//   boost::system::error_code ec;
-//   timer.async_wait(fb::use_fiber[ec]);                               // errors in ec, never thrown
-//
-// Where the I/O runs: each Runtime owns one io_context run by one reactor thread
-// (`Runtime::io_executor()`). An operation is started on the calling fiber's thread; its
-// completion handler runs on the reactor thread and only stores the result and wakes the
-// fiber (a Boost.Fiber condition variable); fiber code never runs on the reactor thread.
-// The shared state is held by shared_ptr from both sides, so a fiber that leaves never frees
-// what a late handler still touches (boost-fiber-notes §4.7).
-//
-// Results: the handler signature `void(error_code, T...)`, `void(exception_ptr, T...)` or
-// `void(T...)` becomes the return value: nothing (void), T, or std::tuple<T...>.
-// `use_fiber`: an error throws boost::system::system_error; `use_fiber[ec]` stores it in `ec`.
-//
-// Cancellation: a stop requested on the fiber's task (`Task::request_stop`, ~Runtime) cancels
-// the pending operation through Asio per-operation cancellation (a cancellation_slot bound to
-// the handler, emitted on the operation's executor). The operation completes with
-// operation_aborted: `use_fiber` throws fiberbridge::CancelledError, `use_fiber[ec]` sets
-// ec = boost::asio::error::operation_aborted and returns normally. An operation that does not
-// support per-operation cancellation (e.g. a resolver, a plain post) is abandoned: the fiber
-// wakes at once the same way and the operation's eventual result is dropped.
-// A stop requested before the call: `use_fiber` throws CancelledError without starting the
-// operation; `use_fiber[ec]` starts it and cancels it at once.
-//
-// Throws NotInFiberError when used off a runtime fiber (on a plain thread use a future or a
-// coroutine instead).
+/// @file
+/// fiberbridge/asio.hpp — Asio on fibers: any Asio asynchronous operation, started on a runtime
+/// fiber with the `use_fiber` completion token, suspends only that fiber.
+///
+/// @code
+/// namespace fb = fiberbridge;
+///
+/// boost::asio::ip::tcp::socket sock(fb::io_executor());
+/// sock.async_connect(endpoint, fb::use_fiber);  // only this fiber waits
+/// std::size_t n = sock.async_read_some(boost::asio::buffer(buf), fb::use_fiber);
+/// boost::system::error_code ec;
+/// timer.async_wait(fb::use_fiber[ec]);  // errors in ec, never thrown
+/// @endcode
+///
+/// Not part of the umbrella <fiberbridge/fiberbridge.hpp>: include it where you use Asio.
+///
+/// Where the I/O runs: each Runtime owns one io_context run by one reactor thread
+/// (`Runtime::io_executor()`). An operation is started on the calling fiber's thread; its
+/// completion handler runs on the reactor thread and only stores the result and wakes the
+/// fiber (a Boost.Fiber condition variable); fiber code never runs on the reactor thread.
+/// The shared state is held by shared_ptr from both sides, so a fiber that leaves never frees
+/// what a late handler still touches (boost-fiber-notes §4.7).
+///
+/// Results: the handler signature `void(error_code, T...)`, `void(exception_ptr, T...)` or
+/// `void(T...)` becomes the return value: nothing (void), T, or std::tuple<T...>.
+/// `use_fiber`: an error throws boost::system::system_error; `use_fiber[ec]` stores it in `ec`.
+///
+/// Cancellation: a stop requested on the fiber's task (`Task::request_stop`, ~Runtime) cancels
+/// the pending operation through Asio per-operation cancellation (a cancellation_slot bound to
+/// the handler, emitted on the operation's executor). The operation completes with
+/// operation_aborted: `use_fiber` throws fiberbridge::CancelledError, `use_fiber[ec]` sets
+/// ec = boost::asio::error::operation_aborted and returns normally. An operation that does not
+/// support per-operation cancellation (e.g. a resolver, a plain post) is abandoned: the fiber
+/// wakes at once the same way and the operation's eventual result is dropped.
+/// A stop requested before the call: `use_fiber` throws CancelledError without starting the
+/// operation; `use_fiber[ec]` starts it and cancels it at once.
+///
+/// Throws NotInFiberError when used off a runtime fiber (on a plain thread use a future or a
+/// coroutine instead). Compiled from examples/headers/asio.cpp.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -55,21 +61,30 @@
 
 namespace fiberbridge {
 
-/// io_executor — the I/O executor of the current fiber's runtime, else of default_runtime().
+/// io_executor — the I/O executor of the current fiber's runtime, else of default_runtime()
+/// (`Runtime::io_executor()`). Callable from any thread or fiber; creates the runtime's I/O
+/// context (and the default runtime) on first use. Throws what creating them throws.
 boost::asio::any_io_executor io_executor();
 
 /// use_fiber_ec_t — the token `use_fiber[ec]`: errors go to `ec` instead of being thrown.
+/// Same rules as use_fiber otherwise: on a runtime fiber only (else NotInFiberError).
 struct use_fiber_ec_t {
-  boost::system::error_code* ec;
+  boost::system::error_code* ec;  ///< where the operation's error (or success) is stored
 };
 
-/// use_fiber_t — the completion token type of `use_fiber`.
+/// use_fiber_t — the completion token type of `use_fiber`: a stateless value, usable anywhere;
+/// the operation it completes must be started on a runtime fiber.
 struct use_fiber_t {
+  /// A token; does not throw.
   constexpr use_fiber_t() noexcept = default;
+  /// `use_fiber[ec]` — the token that stores errors in `ec` (which must outlive the operation's
+  /// call) instead of throwing them. Does not throw.
   use_fiber_ec_t operator[](boost::system::error_code& ec) const noexcept { return use_fiber_ec_t{&ec}; }
 };
 
-/// use_fiber — completion token: the operation suspends only the calling fiber.
+/// use_fiber — completion token: the operation suspends only the calling fiber, which must be a
+/// runtime fiber. Throws NotInFiberError off one, CancelledError when the fiber's task is
+/// stopped, boost::system::system_error for the operation's error.
 inline constexpr use_fiber_t use_fiber{};
 
 namespace detail {
@@ -211,35 +226,35 @@ auto run_fiber_op(boost::system::error_code* ec_out, Initiation&& init, InitArgs
   }
 }
 
+// The error_code a token stores errors in: none for use_fiber (they are thrown).
+constexpr boost::system::error_code* token_error_code(use_fiber_t) noexcept { return nullptr; }
+constexpr boost::system::error_code* token_error_code(use_fiber_ec_t token) noexcept { return token.ec; }
+
+// What Asio's async_result needs for both tokens: the return type and the initiation.
+template <class Token, class Sig>
+class FiberAsyncResult {
+ public:
+  using return_type = typename FiberReturn<typename FiberSignature<Sig>::Op::Values>::type;
+
+  template <class Initiation, class... InitArgs>
+  static return_type initiate(Initiation&& init, Token token, InitArgs&&... args) {
+    return run_fiber_op<Sig>(token_error_code(token), std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
 }  // namespace detail
 }  // namespace fiberbridge
 
+/// @cond INTERNAL
 namespace boost::asio {
 
+// How Asio completes an operation given `use_fiber` or `use_fiber[ec]` (see the file comment).
 template <class Sig>
-class async_result<fiberbridge::use_fiber_t, Sig> {
- public:
-  using return_type = typename fiberbridge::detail::FiberReturn<
-      typename fiberbridge::detail::FiberSignature<Sig>::Op::Values>::type;
-
-  template <class Initiation, class... InitArgs>
-  static return_type initiate(Initiation&& init, fiberbridge::use_fiber_t, InitArgs&&... args) {
-    return fiberbridge::detail::run_fiber_op<Sig>(nullptr, std::forward<Initiation>(init),
-                                                  std::forward<InitArgs>(args)...);
-  }
-};
-
+class async_result<fiberbridge::use_fiber_t, Sig>
+    : public fiberbridge::detail::FiberAsyncResult<fiberbridge::use_fiber_t, Sig> {};
 template <class Sig>
-class async_result<fiberbridge::use_fiber_ec_t, Sig> {
- public:
-  using return_type = typename fiberbridge::detail::FiberReturn<
-      typename fiberbridge::detail::FiberSignature<Sig>::Op::Values>::type;
-
-  template <class Initiation, class... InitArgs>
-  static return_type initiate(Initiation&& init, fiberbridge::use_fiber_ec_t token, InitArgs&&... args) {
-    return fiberbridge::detail::run_fiber_op<Sig>(token.ec, std::forward<Initiation>(init),
-                                                  std::forward<InitArgs>(args)...);
-  }
-};
+class async_result<fiberbridge::use_fiber_ec_t, Sig>
+    : public fiberbridge::detail::FiberAsyncResult<fiberbridge::use_fiber_ec_t, Sig> {};
 
 }  // namespace boost::asio
+/// @endcond

@@ -1,23 +1,27 @@
-// fiberbridge/async_to_sync.hpp — AsyncToSync: call fiber code from a plain thread (asgiref's
-// `async_to_sync(coro)(...)`).
-//
-//   int n = fb::async_to_sync([](int x) {              // runs as a fiber
-//     return fb::sync_to_async(load)(x) + 1;           // `load` runs back on this thread
-//   })(41);
-//
-// The calling thread parks while f(a...) runs as a new fiber; while parked it runs the
-// thread-sensitive work routed to it (rule 1 of sync_to_async), and it returns only when the
-// fiber has finished *and* no routed work is pending. Where the fiber runs, first match wins:
-//   * on the runtime of the outer fiber, if this thread is running a sync_to_async body
-//     (asgiref's "main loop") and force_new_loop is false;
-//   * on the single thread of this thread's active AsyncSingleThreadContext;
-//   * on a fresh private one-thread scheduler if force_new_loop (fibers it leaves behind are
-//     stopped and joined before the call returns, like asyncio.run);
-//   * on options.runtime, else Runtime::default_runtime().
-// Fibers spawned by f that outlive the call route their thread-sensitive work to the nearest
-// async_to_sync frame still waiting (asgiref #491/#494), never to a finished one.
-//
-// Throws AsyncToSyncInFiberError on a fiber; rethrows f's exception (the same object).
+/// @file
+/// fiberbridge/async_to_sync.hpp — AsyncToSync: call fiber code from a plain thread (asgiref's
+/// `async_to_sync(coro)(...)`).
+///
+/// @code
+/// int n = fb::async_to_sync([](int x) {  // runs as a fiber
+///   return fb::sync_to_async(load)(x) + 1;  // `load` runs back on this thread
+/// })(41);
+/// @endcode
+///
+/// The calling thread parks while f(a...) runs as a new fiber; while parked it runs the
+/// thread-sensitive work routed to it (rule 1 of sync_to_async), and it returns only when the
+/// fiber has finished *and* no routed work is pending. Where the fiber runs, first match wins:
+///   * on the runtime of the outer fiber, if this thread is running a sync_to_async body
+///     (asgiref's "main loop") and force_new_loop is false;
+///   * on the single thread of this thread's active AsyncSingleThreadContext;
+///   * on a fresh private one-thread scheduler if force_new_loop (fibers it leaves behind are
+///     stopped and joined before the call returns, like asyncio.run);
+///   * on options.runtime, else Runtime::default_runtime().
+/// Fibers spawned by f that outlive the call route their thread-sensitive work to the nearest
+/// async_to_sync frame still waiting (asgiref #491/#494), never to a finished one.
+///
+/// Throws AsyncToSyncInFiberError on a fiber; rethrows f's exception (the same object).
+/// Compiled from examples/headers/async_to_sync.cpp.
 #pragma once
 
 #include <tuple>

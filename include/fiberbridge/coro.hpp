@@ -1,51 +1,60 @@
-// fiberbridge/coro.hpp — the two bridges for C++20 coroutines on Asio (boost::asio::awaitable),
-// with the fiber variant's routing rules, errors and cancellation.
-//
-//   namespace fb = fiberbridge;
-//   boost::asio::awaitable<int> handler(int id) {
-//     auto load = fb::coro::sync_to_async(load_row);   // name the bridge object first (g++ 12, below)
-//     int row = co_await load(id);                     // load_row runs on the routed thread
-//     co_return row + 1;
-//   }
-//   int v = fb::coro::async_to_sync(handler)(41);     // on a plain thread: parks, serves routed work
-//
-// coro::sync_to_async(f, options)(args...) returns awaitable<R>: awaiting it runs f(args...)
-// where the fiber variant would (rules 1-5, WouldDeadlockError, thread_sensitive = false on an
-// Executor or the blocking pool); the result, or the exception as the same object, comes back
-// to the coroutine, which resumes on its own executor. Arguments are decay-copied.
-//
-// coro::async_to_sync(f, options)(args...) — f(args...) returns awaitable<R> — runs it as a
-// coroutine on the io_executor() of the runtime the fiber variant would choose (the outer
-// fiber's or coroutine's runtime when called from a sync body, the AsyncSingleThreadContext's,
-// a fresh private runtime with force_new_loop, options.runtime, default_runtime()), parks the
-// calling thread and serves the thread-sensitive work routed to it until the coroutine is
-// done. Throws AsyncToSyncInFiberError on a fiber and on a reactor thread (where it would
-// block the coroutines it waits for); rethrows the coroutine's exception (the same object).
-//
-// Cancellation: Asio per-operation cancellation of the coroutine awaiting coro::sync_to_async
-// (a cancellation slot bound with co_spawn, a parallel group, a timeout) resumes it at once
-// with fiberbridge::CancelledError; the body runs on, detached, and a body taking a
-// std::stop_token first receives a stopped one. A stop of the sync body that called
-// coro::async_to_sync (its awaiting fiber or coroutine was cancelled) cancels the coroutine
-// (terminal cancellation) and stops its `this_task::stop_token()`.
-//
-// Context variables: the coroutine started by coro::async_to_sync gets a copy of the calling
-// thread's context (copied back afterwards, like the fiber variant), and its executor installs
-// that context on the reactor thread whenever the coroutine runs. So ContextVar works in it
-// and in every coroutine it co_awaits — they share one context, as coroutines awaited
-// directly share their task's context in Python. The difference from fibers: there is no
-// per-coroutine storage, so a coroutine co_spawned on `co_await this_coro::executor` shares
-// the context (not a snapshot); use `co_spawn(coro::bind_context(ex), ...)` for spawn's
-// snapshot semantics. Coroutines started on a bare io_executor() have the reactor thread's own
-// context. ThreadCriticalLocal in a coroutine is per reactor thread (asgiref: per event-loop
-// thread). No ThreadSensitiveContext for coroutines (it needs an asynchronous destructor);
-// use AsyncSingleThreadContext on the calling thread or thread_sensitive = false instead.
-//
-// g++ 12: never co_await an expression that creates a temporary with a non-trivial
-// destructor in the same full-expression (g++ 12 may destroy it twice), e.g.
-// `co_await coro::sync_to_async([p] {...})()`. Name the bridge object first:
-//   auto op = fb::coro::sync_to_async([p] { ... });
-//   co_await op();
+/// @file
+/// fiberbridge/coro.hpp — the two bridges for C++20 coroutines on Asio (boost::asio::awaitable),
+/// with the fiber variant's routing rules, errors and cancellation.
+///
+/// @code
+/// namespace fb = fiberbridge;
+/// boost::asio::awaitable<int> handler(int id) {
+///   auto load = fb::coro::sync_to_async(load_row);  // name the bridge object first (g++ 12, below)
+///   int row = co_await load(id);                    // load_row runs on the routed thread
+///   co_return row + 1;
+/// }
+///
+/// int v = fb::coro::async_to_sync(handler)(41);  // on a plain thread: parks, serves routed work
+/// @endcode
+///
+/// coro::sync_to_async(f, options)(args...) returns awaitable<R>: awaiting it runs f(args...)
+/// where the fiber variant would (rules 1-5, WouldDeadlockError, thread_sensitive = false on an
+/// Executor or the blocking pool); the result, or the exception as the same object, comes back
+/// to the coroutine, which resumes on its own executor. Arguments are decay-copied.
+///
+/// coro::async_to_sync(f, options)(args...) — f(args...) returns awaitable<R> — runs it as a
+/// coroutine on the io_executor() of the runtime the fiber variant would choose (the outer
+/// fiber's or coroutine's runtime when called from a sync body, the AsyncSingleThreadContext's,
+/// a fresh private runtime with force_new_loop, options.runtime, default_runtime()), parks the
+/// calling thread and serves the thread-sensitive work routed to it until the coroutine is
+/// done. Throws AsyncToSyncInFiberError on a fiber and on a reactor thread (where it would
+/// block the coroutines it waits for); rethrows the coroutine's exception (the same object).
+///
+/// Cancellation: Asio per-operation cancellation of the coroutine awaiting coro::sync_to_async
+/// (a cancellation slot bound with co_spawn, a parallel group, a timeout) resumes it at once
+/// with fiberbridge::CancelledError; the body runs on, detached, and a body taking a
+/// std::stop_token first receives a stopped one. A stop of the sync body that called
+/// coro::async_to_sync (its awaiting fiber or coroutine was cancelled) cancels the coroutine
+/// (terminal cancellation) and stops its `this_task::stop_token()`.
+///
+/// Context variables: the coroutine started by coro::async_to_sync gets a copy of the calling
+/// thread's context (copied back afterwards, like the fiber variant), and its executor installs
+/// that context on the reactor thread whenever the coroutine runs. So ContextVar works in it
+/// and in every coroutine it co_awaits — they share one context, as coroutines awaited
+/// directly share their task's context in Python. The difference from fibers: there is no
+/// per-coroutine storage, so a coroutine co_spawned on `co_await this_coro::executor` shares
+/// the context (not a snapshot); use `co_spawn(coro::bind_context(ex), ...)` for spawn's
+/// snapshot semantics. Coroutines started on a bare io_executor() have the reactor thread's own
+/// context. ThreadCriticalLocal in a coroutine is per reactor thread (asgiref: per event-loop
+/// thread). No ThreadSensitiveContext for coroutines (it needs an asynchronous destructor);
+/// use AsyncSingleThreadContext on the calling thread or thread_sensitive = false instead.
+///
+/// g++ 12: never co_await an expression that creates a temporary with a non-trivial
+/// destructor in the same full-expression (g++ 12 may destroy it twice), e.g.
+/// `co_await coro::sync_to_async([p] {...})()`. Name the bridge object first:
+/// @code
+/// auto op = fb::coro::sync_to_async([p] { ... });
+/// co_await op();
+/// @endcode
+///
+/// Not part of the umbrella <fiberbridge/fiberbridge.hpp> (it pulls in Asio): include it
+/// yourself. Compiled from examples/headers/coro.cpp.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -1,14 +1,18 @@
-// fiberbridge/runtime.hpp — Runtime: scheduler threads running fibers (asyncio's event loop).
-//
-//   fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
-//   auto task = rt.spawn([](int x) { return x + 1; }, 41);
-//   assert(task.get() == 42);
-//
-// A Runtime owns N scheduler threads running Boost.Fiber with fiberbridge's own work-stealing
-// algorithm: fibers migrate between this runtime's threads only, an idle thread parks (no
-// spinning forever) and is woken when work arrives for it. Several runtimes may coexist.
-// Code on a fiber must not rely on thread_local (fibers migrate). Fibers may use Boost.Fiber
-// primitives (mutex, condition_variable, channels, this_fiber::yield/sleep_for) directly.
+/// @file
+/// fiberbridge/runtime.hpp — Runtime: scheduler threads running fibers (asyncio's event loop).
+///
+/// @code
+/// fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+/// auto task = rt.spawn({.name = "add-one"}, [](int x) { return x + 1; }, 41);
+/// int answer = task.get();  // 42
+/// @endcode
+///
+/// A Runtime owns N scheduler threads running Boost.Fiber with fiberbridge's own work-stealing
+/// algorithm: fibers migrate between this runtime's threads only, an idle thread parks (no
+/// spinning forever) and is woken when work arrives for it. Several runtimes may coexist.
+/// Code on a fiber must not rely on thread_local (fibers migrate). Fibers may use Boost.Fiber
+/// primitives (mutex, condition_variable, channels, this_fiber::yield/sleep_for) directly.
+/// Compiled from examples/headers/runtime.cpp.
 #pragma once
 
 #include <chrono>
@@ -38,14 +42,16 @@ struct RuntimeAccess;
 
 /// SlowFiberReport — a fiber that kept its scheduler thread longer than
 /// `RuntimeOptions::slow_fiber_threshold` without switching (a blocking call made directly on a
-/// fiber, or a long CPU loop): every other fiber of that thread waited meanwhile.
+/// fiber, or a long CPU loop): every other fiber of that thread waited meanwhile. A plain value,
+/// handed to `RuntimeOptions::on_slow_fiber` on the watchdog thread.
 struct SlowFiberReport {
   std::uint64_t fiber_id = 0;             ///< as in Runtime::dump
   std::string thread_name;                ///< the scheduler thread it blocked
   std::chrono::milliseconds running_for{};  ///< at the time of the report (at least the threshold)
   std::string where;                      ///< spawn name and site, else the callable's type
   std::string stacktrace;                 ///< of the blocked thread, empty where unavailable
-  /// The report as one human-readable text (what the default handler prints on stderr).
+  /// to_string — the report as one human-readable text (what the default handler prints on
+  /// stderr). Any thread; throws std::bad_alloc only.
   std::string to_string() const;
 };
 
@@ -54,7 +60,7 @@ namespace detail {
 std::chrono::milliseconds default_slow_fiber_threshold() noexcept;
 }  // namespace detail
 
-/// RuntimeOptions — the shape of a Runtime.
+/// RuntimeOptions — the shape of a Runtime: a plain value, read once by the Runtime constructor.
 struct RuntimeOptions {
   /// Scheduler threads; 0 = std::thread::hardware_concurrency().
   unsigned threads = 0;
@@ -82,7 +88,8 @@ struct RuntimeOptions {
 };
 
 /// RuntimeMetrics — a snapshot of counters (each per thread, relaxed: the sums are not one
-/// atomic picture, and reading them never stops the runtime).
+/// atomic picture, and reading them never stops the runtime). A plain value returned by
+/// Runtime::metrics().
 struct RuntimeMetrics {
   unsigned threads = 0;                  ///< scheduler threads
   std::uint64_t live_fibers = 0;         ///< spawned and not yet finished
@@ -104,14 +111,14 @@ struct RuntimeMetrics {
 };
 
 /// SpawnOptions — a name for the fiber, shown by Runtime::dump and slow-fiber reports, with the
-/// place of the spawn call (captured where the options are written):
-///   rt.spawn({.name = "db-writer"}, write_loop, conn);
+/// place of the spawn call (captured where the options are written), as in
+/// `rt.spawn({.name = "db-writer"}, write_loop, conn)`. A plain value.
 struct SpawnOptions {
-  std::string name;
-  std::source_location where = std::source_location::current();
+  std::string name;  ///< the fiber's name; empty = none
+  std::source_location where = std::source_location::current();  ///< the spawn call's place
 };
 
-/// Runtime — non-copyable, non-movable. `~Runtime` requests a stop on every fiber still running
+/// Runtime — scheduler threads running fibers; non-copyable, non-movable. `~Runtime` requests a stop on every fiber still running
 /// (fibers suspended in a bridge or in Task::get wake with CancelledError), waits for them,
 /// then joins its threads; it never hangs on an idle runtime.
 ///
@@ -123,23 +130,31 @@ struct SpawnOptions {
 /// every fiber, the destroying one included, has returned.
 class Runtime {
  public:
+  /// A runtime with the default RuntimeOptions (hardware_concurrency threads). Any thread or
+  /// fiber; throws std::system_error if a thread cannot be started, std::bad_alloc.
   Runtime();
+  /// A runtime of the given shape; starts its scheduler threads now. Any thread or fiber;
+  /// throws std::system_error if a thread cannot be started, std::bad_alloc.
   explicit Runtime(RuntimeOptions options);
+  /// Stops and joins the runtime as described above. Call it on a plain thread, or on one of its
+  /// own fibers (then it returns at once); does not throw.
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
   /// default_runtime — the process-wide runtime, created lazily on first use
   /// (hardware_concurrency threads). It is never destroyed before exit; at exit remaining
-  /// fibers are stopped with a bounded wait.
+  /// fibers are stopped with a bounded wait. Any thread or fiber; throws what the constructor
+  /// throws on first use.
   static Runtime& default_runtime();
 
-  /// threads — the number of scheduler threads.
+  /// threads — the number of scheduler threads. Any thread; does not throw.
   unsigned threads() const noexcept;
 
   /// io_executor — the executor of this runtime's Asio I/O context (created on first use).
   /// With <fiberbridge/asio.hpp>, Asio operations started on a fiber with `use_fiber` suspend
-  /// only that fiber. Callable from any thread.
+  /// only that fiber. Callable from any thread; throws std::system_error if the reactor thread
+  /// cannot be started.
   boost::asio::any_io_executor io_executor();
 
   /// spawn — runs f(a...) as a new fiber on this runtime; arguments are decay-copied. The
@@ -158,6 +173,7 @@ class Runtime {
   }
 
   /// spawn with a name (and the call's source location) for dump() and slow-fiber reports.
+  /// Otherwise the same as spawn(F&&, A&&...): any thread or fiber, the same exceptions.
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(SpawnOptions options, F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
@@ -168,16 +184,19 @@ class Runtime {
   }
 
   /// metrics — a snapshot of this runtime's counters and the process's bridge threads. Any
-  /// thread, any time; never stops the runtime.
+  /// thread, any time; never stops the runtime. Throws std::bad_alloc only.
   RuntimeMetrics metrics() const;
 
   /// dump — writes every live fiber: id, name and spawn site (else the callable's type), state
   /// (running on which thread, ready, waiting in sync_to_async and for which thread, in
   /// Task::get, in a use_fiber operation, in async_to_sync, or suspended in a Boost.Fiber wait
-  /// or sleep) and for how long, like Go's goroutine dump. Any thread, any time.
+  /// or sleep) and for how long, like Go's goroutine dump. Any thread, any time; throws what
+  /// writing to `out` throws.
   void dump(std::ostream& out) const;
 
-  class Impl;
+  /// @cond INTERNAL
+  class Impl;  // the runtime's state (src/runtime.cpp)
+  /// @endcond
 
  private:
   template <class R, class F, class... A>
@@ -203,10 +222,11 @@ class Runtime {
 };
 
 /// in_fiber — true while running on a fiber of some Runtime; false on plain threads, including
-/// a thread parked in async_to_sync that is running routed sync work.
+/// a thread parked in async_to_sync that is running routed sync work. Any thread; no throw.
 bool in_fiber() noexcept;
 
-/// current_runtime — the Runtime of the current fiber, or nullptr off a runtime fiber.
+/// current_runtime — the Runtime of the current fiber, or nullptr off a runtime fiber. Any
+/// thread; does not throw.
 Runtime* current_runtime() noexcept;
 
 namespace detail {
@@ -215,11 +235,13 @@ Runtime& spawn_runtime();
 }  // namespace detail
 
 /// spawn — like Runtime::spawn on the current fiber's runtime, else on default_runtime().
+/// Any thread or fiber; throws what Runtime::spawn throws.
 template <class F, class... A>
 auto spawn(F&& f, A&&... a) {
   return detail::spawn_runtime().spawn(std::forward<F>(f), std::forward<A>(a)...);
 }
 /// spawn with a name — like Runtime::spawn(SpawnOptions, ...) on the runtime spawn() would use.
+/// Any thread or fiber; throws what Runtime::spawn throws.
 template <class F, class... A>
 auto spawn(SpawnOptions options, F&& f, A&&... a) {
   return detail::spawn_runtime().spawn(std::move(options), std::forward<F>(f), std::forward<A>(a)...);

@@ -1,31 +1,35 @@
-// fiberbridge/sync_to_async.hpp — SyncToAsync: call blocking code from a fiber (asgiref's
-// `await sync_to_async(f)(...)`).
-//
-//   int rows = fb::sync_to_async(query_db)("SELECT 1");            // thread-sensitive (default)
-//   auto offload = fb::sync_to_async(fb::SyncToAsyncOptions{.thread_sensitive = false});
-//   auto hash = offload(slow_hash)(data);                          // on the blocking pool
-//
-// Only the calling fiber suspends; its scheduler thread keeps running other fibers. The body
-// runs on the thread the router picks (API.md rules 1-5):
-//   1. the OS thread parked in the nearest enclosing async_to_sync of this call chain;
-//   2. the thread of the active ThreadSensitiveContext;
-//   3. the thread waiting on the private scheduler of async_to_sync(force_new_loop);
-//   4. WouldDeadlockError if the target is held by this call chain (a body waiting on us);
-//   5. the process-wide sync thread (one OS thread, created lazily).
-// With `thread_sensitive = false` the body runs on `executor`, else on the built-in blocking
-// pool (reused threads, bounded, grows on demand).
-//
-// Arguments are decay-copied (the body may outlive the caller if the caller is cancelled; use
-// std::ref on purpose). The result is moved out; an exception comes back as the same object.
-// The body runs in a copy of the caller's context variables; changed or added variables are
-// copied back afterwards (success, exception or cancellation).
-//
-// Cancellation: if the caller's task is stopped while waiting, the fiber wakes at once with
-// CancelledError and the body runs on, detached. A body whose first parameter is
-// std::stop_token receives a token that is stopped too, so it can end early.
-//
-// Throws NotInFiberError off a fiber, CancelledError when stopped, WouldDeadlockError (rule 4),
-// std::invalid_argument for `executor` together with `thread_sensitive`.
+/// @file
+/// fiberbridge/sync_to_async.hpp — SyncToAsync: call blocking code from a fiber (asgiref's
+/// `await sync_to_async(f)(...)`).
+///
+/// @code
+/// int rows = fb::sync_to_async(query_db)("SELECT 1");  // thread-sensitive (default)
+/// auto offload = fb::sync_to_async(fb::SyncToAsyncOptions{.thread_sensitive = false});
+/// auto hash = offload(slow_hash)(data);  // on the blocking pool
+/// @endcode
+///
+/// Only the calling fiber suspends; its scheduler thread keeps running other fibers. The body
+/// runs on the thread the router picks (API.md rules 1-5):
+///   1. the OS thread parked in the nearest enclosing async_to_sync of this call chain;
+///   2. the thread of the active ThreadSensitiveContext;
+///   3. the thread waiting on the private scheduler of async_to_sync(force_new_loop);
+///   4. WouldDeadlockError if the target is held by this call chain (a body waiting on us);
+///   5. the process-wide sync thread (one OS thread, created lazily).
+/// With `thread_sensitive = false` the body runs on `executor`, else on the built-in blocking
+/// pool (reused threads, bounded, grows on demand).
+///
+/// Arguments are decay-copied (the body may outlive the caller if the caller is cancelled; use
+/// std::ref on purpose). The result is moved out; an exception comes back as the same object.
+/// The body runs in a copy of the caller's context variables; changed or added variables are
+/// copied back afterwards (success, exception or cancellation).
+///
+/// Cancellation: if the caller's task is stopped while waiting, the fiber wakes at once with
+/// CancelledError and the body runs on, detached. A body whose first parameter is
+/// std::stop_token receives a token that is stopped too, so it can end early.
+///
+/// Throws NotInFiberError off a fiber, CancelledError when stopped, WouldDeadlockError (rule 4),
+/// std::invalid_argument for `executor` together with `thread_sensitive`.
+/// Compiled from examples/headers/sync_to_async.cpp.
 #pragma once
 
 #include <memory>

@@ -1,11 +1,15 @@
-// fiberbridge/task.hpp — Task<R>: the handle of a fiber spawned on a Runtime (asyncio's Task).
-//
-//   fb::Runtime rt;
-//   fb::Task<int> t = rt.spawn([] { return 6 * 7; });
-//   int v = t.get();             // a plain thread parks; a fiber suspends only itself
-//
-// A Task is move-only. Destroying it detaches: the fiber runs on, like an asyncio task that
-// nobody awaits. `get()` consumes the result (like std::future): afterwards the handle is empty.
+/// @file
+/// fiberbridge/task.hpp — Task<R>: the handle of a fiber spawned on a Runtime (asyncio's Task).
+///
+/// @code
+/// fb::Runtime rt;
+/// fb::Task<int> t = rt.spawn([] { return 6 * 7; });
+/// int v = t.get();  // a plain thread parks; a fiber suspends only itself
+/// @endcode
+///
+/// A Task is move-only. Destroying it detaches: the fiber runs on, like an asyncio task that
+/// nobody awaits. `get()` consumes the result (like std::future): afterwards the handle is empty.
+/// Compiled from examples/headers/task.cpp.
 #pragma once
 
 #include <chrono>
@@ -20,17 +24,26 @@ namespace fiberbridge {
 
 class Runtime;
 
+/// Task — the handle of a spawned fiber that returns R (void allowed): wait for it, take its
+/// result or exception, or request its stop. Move-only. Its members may be called from any
+/// thread or fiber; like std::future the object itself is not synchronised: do not move it,
+/// assign it or call get() while another thread uses it. Destroying it detaches the fiber.
 template <class R>
 class Task {
  public:
+  /// An empty handle (valid() == false).
   Task() noexcept = default;
-  explicit Task(std::shared_ptr<detail::TaskState<R>> state) noexcept : state_(std::move(state)) {}
+  /// @cond INTERNAL
+  explicit Task(std::shared_ptr<detail::TaskState<R>> state) noexcept : state_(std::move(state)) {}  // Runtime::spawn
+  /// @endcond
+  /// Takes over the other handle, which becomes empty.
   Task(Task&&) noexcept = default;
+  /// Takes over the other handle (which becomes empty); the fiber of the old one is detached.
   Task& operator=(Task&&) noexcept = default;
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
 
-  /// valid — false for a default-constructed or moved-from Task and after `get()`.
+  /// valid — false for a default-constructed or moved-from Task and after `get()`. No throw.
   bool valid() const noexcept { return state_ != nullptr; }
 
   /// get — waits for the fiber and returns its result, or rethrows its exception (the same
@@ -46,12 +59,15 @@ class Task {
   }
 
   /// wait — like get() without consuming the result; does not rethrow the fiber's exception.
+  /// Same threads and errors as get(): CancelledError on a stopped fiber, std::logic_error on an
+  /// empty handle.
   void wait() {
     check_valid("wait");
     state_->wait();
   }
 
-  /// wait_for — true when the task is ready within `d`; same waiting rules as get().
+  /// wait_for — true when the task is ready within `d`, false on timeout; same waiting rules,
+  /// threads and errors as wait().
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {
     check_valid("wait_for");
@@ -64,6 +80,7 @@ class Task {
   }
 
   /// ready — true once the fiber has finished (value or exception). False on an empty handle.
+  /// Never waits; any thread; no throw.
   bool ready() const noexcept { return state_ && state_->ready(); }
 
   /// request_stop — cooperative cancellation: sticky, idempotent, callable from any thread.
@@ -86,8 +103,10 @@ class Task {
 namespace this_task {
 /// stop_requested — true once the current task was stopped (sticky). Also true inside a
 /// sync_to_async body whose awaiting fiber was stopped. False on a plain thread outside any body.
+/// Any thread or fiber; no throw.
 bool stop_requested() noexcept;
-/// stop_token — the current task's stop token (an empty token on a plain thread).
+/// stop_token — the current task's stop token (an empty token on a plain thread). Any thread or
+/// fiber; no throw.
 std::stop_token stop_token() noexcept;
 }  // namespace this_task
 
