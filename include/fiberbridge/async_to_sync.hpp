@@ -48,16 +48,19 @@ namespace detail {
 void run_async_call(unique_function body, const AsyncToSyncOptions& options);
 }  // namespace detail
 
-/// AsyncToSync — fiber code made callable from plain threads. Copyable if F is.
-///
-/// `operator()(a...)` runs f(a...) as a fiber and returns its result; call it on a plain
-/// thread. `options()` gives the options it was made with.
+/// AsyncToSync — fiber code made callable from plain threads. Copyable if F is; any thread
+/// may make, copy or destroy one. `options() const noexcept` gives the options it was made with.
 template <class F>
 class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
  public:
+  /// Wraps `f`; on any thread; does not throw unless copying F does.
   explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
       : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
 
+  /// Runs f(a...) as a fiber (arguments decay-copied) and returns its result (void allowed).
+  /// Call it on a plain thread, which parks and serves the thread-sensitive work routed to it
+  /// until the fiber is done. Throws AsyncToSyncInFiberError on a fiber, std::logic_error when
+  /// the chosen runtime is being destroyed, and whatever f throws (the same object).
   template <class... A>
   auto operator()(A&&... a) const {
     using R = std::invoke_result_t<F, std::decay_t<A>...>;
@@ -71,7 +74,7 @@ class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
   }
 };
 
-/// async_to_sync — AsyncToSync<std::decay_t<F>>(f, options).
+/// async_to_sync — AsyncToSync<std::decay_t<F>>(f, options); on any thread.
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
 AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {

@@ -179,10 +179,15 @@ boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot, s
 
 namespace fiberbridge::coro {
 
-/// SyncToAsync — a blocking callable made awaitable from coroutines. Copyable if F is.
+/// SyncToAsync — a blocking callable made awaitable from coroutines. Copyable if F is; any
+/// thread may make, copy or destroy one.
 ///
-/// `operator()(a...)` returns an awaitable<R> that runs f(a...) on the routed thread when
-/// awaited. `options()` gives the options it was made with.
+/// `operator()(a...) const` — returns an awaitable<R> (arguments decay-copied) that, awaited in
+/// a coroutine, runs f(a...) on the routed thread and resumes the coroutine on its own executor
+/// with the result. The awaiting coroutine gets CancelledError (its Asio cancellation or stop),
+/// WouldDeadlockError (rule 4), or whatever f throws (the same object).
+///
+/// `options() const noexcept` — the options it was made with.
 template <class F>
 class SyncToAsync : public detail::SyncBridge<F, detail::CoroWait> {
   static_assert(!is_async_callable_v<F>,
@@ -190,12 +195,14 @@ class SyncToAsync : public detail::SyncBridge<F, detail::CoroWait> {
                 "co_await it directly.");
 
  public:
-  /// Throws std::invalid_argument for an executor together with thread_sensitive.
+  /// Wraps `f`; on any thread. Throws std::invalid_argument for an executor together with
+  /// thread_sensitive.
   explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
       : detail::SyncBridge<F, detail::CoroWait>(std::move(f), options) {}
 };
 
-/// sync_to_async — coro::SyncToAsync<std::decay_t<F>>(f, options).
+/// sync_to_async — coro::SyncToAsync<std::decay_t<F>>(f, options); on any thread. Throws
+/// std::invalid_argument for an executor together with thread_sensitive.
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
 SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
@@ -208,16 +215,20 @@ inline auto sync_to_async(SyncToAsyncOptions options) {
   return detail::bridge_decorator<SyncToAsync>(options);
 }
 
-/// AsyncToSync — coroutine code made callable from plain threads. Copyable if F is.
-///
-/// `operator()(a...)` runs f(a...) (an awaitable<R>) as a coroutine and returns its result;
-/// call it on a plain thread. `options()` gives the options it was made with.
+/// AsyncToSync — coroutine code made callable from plain threads. Copyable if F is; any thread
+/// may make, copy or destroy one. `options() const noexcept` gives the options it was made with.
 template <class F>
 class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
  public:
+  /// Wraps `f`; on any thread; does not throw unless copying F does.
   explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
       : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
 
+  /// Runs f(a...) (an awaitable<R>; arguments decay-copied) as a coroutine on the chosen
+  /// runtime's reactor and returns its result. Call it on a plain thread, which parks and serves
+  /// the thread-sensitive work routed to it meanwhile. Throws AsyncToSyncInFiberError on a fiber
+  /// or a reactor thread, std::logic_error when the runtime is being destroyed, CancelledError
+  /// when the runtime's I/O shut down first, and whatever the coroutine throws (the same object).
   template <class... A>
   auto operator()(A&&... a) const {
     using Aw = std::invoke_result_t<F, std::decay_t<A>...>;
@@ -232,7 +243,7 @@ class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
   }
 };
 
-/// async_to_sync — coro::AsyncToSync<std::decay_t<F>>(f, options).
+/// async_to_sync — coro::AsyncToSync<std::decay_t<F>>(f, options); on any thread.
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
 AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {

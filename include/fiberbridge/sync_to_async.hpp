@@ -123,10 +123,16 @@ struct FiberWait {
 
 }  // namespace detail
 
-/// SyncToAsync — a blocking callable made callable from fibers. Copyable if F is.
+/// SyncToAsync — a blocking callable made callable from fibers. Copyable if F is; any thread
+/// may make, copy or destroy one.
 ///
-/// `operator()(a...)` runs f(a...) on the routed thread and returns its result; call it on a
-/// fiber. `options()` gives the options it was made with.
+/// `operator()(a...) const` — call it on a fiber: runs f(a...) on the routed thread (rules
+/// above) while only the calling fiber suspends, and returns its result (void allowed). Throws
+/// NotInFiberError off a fiber, CancelledError when the caller's task is stopped (before or
+/// while waiting), WouldDeadlockError (rule 4), std::system_error when no thread can be
+/// started for the body, and whatever f throws (the same object).
+///
+/// `options() const noexcept` — the options it was made with.
 template <class F>
 class SyncToAsync : public detail::SyncBridge<F, detail::FiberWait> {
   static_assert(!is_async_callable_v<F>,
@@ -134,12 +140,14 @@ class SyncToAsync : public detail::SyncBridge<F, detail::FiberWait> {
                 "(a SyncToAsync or mark_async result) - call it directly on the fiber.");
 
  public:
-  /// Throws std::invalid_argument for an executor together with thread_sensitive.
+  /// Wraps `f`; on any thread. Throws std::invalid_argument for an executor together with
+  /// thread_sensitive.
   explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
       : detail::SyncBridge<F, detail::FiberWait>(std::move(f), options) {}
 };
 
-/// sync_to_async — SyncToAsync<std::decay_t<F>>(f, options).
+/// sync_to_async — SyncToAsync<std::decay_t<F>>(f, options); on any thread. Throws
+/// std::invalid_argument for an executor together with thread_sensitive.
 template <class F>
   requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
 SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
