@@ -42,46 +42,69 @@ struct AsyncToSyncOptions {
   Runtime* runtime = nullptr;   ///< used when there is no outer runtime; nullptr = default_runtime()
 };
 
+template <class F>
+class AsyncToSync;
+/// Deduces AsyncToSync<F> from a callable (F decayed): `fb::AsyncToSync run(handler);`.
+template <class F>
+AsyncToSync(F, AsyncToSyncOptions = {}) -> AsyncToSync<F>;
+
 namespace detail {
+
 // Runs `body` as a fiber chosen by the rules above and parks this thread until it is done.
 // Rethrows the body's exception.
 void run_async_call(unique_function body, const AsyncToSyncOptions& options);
-}  // namespace detail
 
-/// AsyncToSync — fiber code made callable from plain threads. Copyable if F is; any thread
-/// may make, copy or destroy one. `options() const noexcept` gives the options it was made with.
-template <class F>
-class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
+// Both variants' AsyncToSync but for `Run::run(f, args, options)`, which makes the call with
+// the decay-copied arguments (see bridge_shell.hpp).
+template <class F, class Run>
+class AsyncBridge : public BridgeShell<F, AsyncToSyncOptions> {
  public:
-  /// Wraps `f`; on any thread; does not throw unless copying F does.
-  explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
-      : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
+  using BridgeShell<F, AsyncToSyncOptions>::BridgeShell;
 
-  /// Runs f(a...) as a fiber (arguments decay-copied) and returns its result (void allowed).
-  /// Call it on a plain thread, which parks and serves the thread-sensitive work routed to it
-  /// until the fiber is done. Throws AsyncToSyncInFiberError on a fiber, std::logic_error when
-  /// the chosen runtime is being destroyed, and whatever f throws (the same object).
   template <class... A>
   auto operator()(A&&... a) const {
-    using R = std::invoke_result_t<F, std::decay_t<A>...>;
-    detail::ResultSlot<R> slot;
-    detail::run_async_call(
-        [&slot, fn = this->f_, args = std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)]() mutable {
+    return Run::run(this->f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), this->options_);
+  }
+};
+
+// The fiber variant's async_to_sync call: f runs as a fiber, its result comes back in a slot.
+struct FiberRun {
+  template <class Fn, class... Args>
+  static auto run(const Fn& f, std::tuple<Args...> args, const AsyncToSyncOptions& options) {
+    using R = std::invoke_result_t<Fn, Args...>;
+    ResultSlot<R> slot;
+    run_async_call(
+        [&slot, fn = f, args = std::move(args)]() mutable {
           slot.fill([&]() -> R { return std::apply(std::move(fn), std::move(args)); });
         },
-        this->options_);
+        options);
     return slot.take();
   }
 };
 
-/// async_to_sync — AsyncToSync<std::decay_t<F>>(f, options); on any thread.
-template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
-AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
-  return detail::make_bridge<AsyncToSync>(std::forward<F>(f), options);
-}
+}  // namespace detail
 
-/// async_to_sync(options) — the decorator form: returns a callable F -> AsyncToSync<F>.
-inline auto async_to_sync(AsyncToSyncOptions options) { return detail::bridge_decorator<AsyncToSync>(options); }
+/// AsyncToSync — fiber code made callable from plain threads. Copyable if F is; any thread
+/// may make, copy or destroy one.
+///
+/// `operator()(a...) const` — runs f(a...) as a fiber (arguments decay-copied) and returns its
+/// result (void allowed). Call it on a plain thread, which parks and serves the
+/// thread-sensitive work routed to it until the fiber is done. Throws AsyncToSyncInFiberError
+/// on a fiber, std::logic_error when the chosen runtime is being destroyed, and whatever f
+/// throws (the same object).
+///
+/// `options() const noexcept` — the options it was made with.
+///
+/// `explicit AsyncToSync(F f, AsyncToSyncOptions options = {})` — on any thread.
+template <class F>
+class AsyncToSync : public detail::AsyncBridge<F, detail::FiberRun> {
+ public:
+  using detail::AsyncBridge<F, detail::FiberRun>::AsyncBridge;
+};
+
+/// async_to_sync — the factory of AsyncToSync, on any thread: `async_to_sync(f, options = {})`
+/// is AsyncToSync<std::decay_t<F>>(f, options); `async_to_sync(options)` is the decorator form,
+/// a callable F -> AsyncToSync<F> (as in `async_to_sync(AsyncToSyncOptions{.force_new_loop = true})`).
+inline constexpr detail::BridgeFactory<AsyncToSync, AsyncToSyncOptions> async_to_sync{};
 
 }  // namespace fiberbridge

@@ -79,20 +79,15 @@
 #include "fiberbridge/sync_to_async.hpp"
 #include "fiberbridge/traits.hpp"
 
-namespace fiberbridge::coro {
-
-template <class F>
-class SyncToAsync;
-template <class F>
-class AsyncToSync;
-
-}  // namespace fiberbridge::coro
+namespace fiberbridge::detail {
+struct CoroWait;
+struct CoroRun;
+}  // namespace fiberbridge::detail
 
 namespace fiberbridge {
+/// coro::SyncToAsync objects are async (sync_to_async of one does not compile).
 template <class F>
-struct is_async_callable<coro::SyncToAsync<F>> : std::true_type {};
-template <class F>
-struct is_async_callable<coro::AsyncToSync<F>> : std::false_type {};
+struct is_async_callable<detail::SyncBridge<F, detail::CoroWait>> : std::true_type {};
 }  // namespace fiberbridge
 
 namespace fiberbridge::detail {
@@ -175,6 +170,20 @@ boost::asio::awaitable<void> coro_entry(F fn, Tuple args, ResultSlot<R>* slot, s
   }
 }
 
+// The coroutine variant's async_to_sync call: the coroutine runs on a reactor, its exception
+// comes back through `error` (see coro_entry).
+struct CoroRun {
+  template <class Fn, class... Args>
+  static auto run(const Fn& f, std::tuple<Args...> args, const AsyncToSyncOptions& options) {
+    using R = typename awaitable_traits<std::invoke_result_t<Fn, Args...>>::value_type;
+    ResultSlot<R> slot;
+    std::exception_ptr error;
+    run_coro_async_call(coro_entry<R>(f, std::move(args), &slot, &error), options);
+    if (error) std::rethrow_exception(std::move(error));
+    return slot.take();
+  }
+};
+
 }  // namespace fiberbridge::detail
 
 namespace fiberbridge::coro {
@@ -188,70 +197,36 @@ namespace fiberbridge::coro {
 /// WouldDeadlockError (rule 4), or whatever f throws (the same object).
 ///
 /// `options() const noexcept` — the options it was made with.
-template <class F>
-class SyncToAsync : public detail::SyncBridge<F, detail::CoroWait> {
-  static_assert(!is_async_callable_v<F>,
-                "coro::sync_to_async can only be applied to sync functions: this callable is already async - "
-                "co_await it directly.");
-
- public:
-  /// Wraps `f`; on any thread. Throws std::invalid_argument for an executor together with
-  /// thread_sensitive.
-  explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
-      : detail::SyncBridge<F, detail::CoroWait>(std::move(f), options) {}
-};
-
-/// sync_to_async — coro::SyncToAsync<std::decay_t<F>>(f, options); on any thread. Throws
+///
+/// `explicit SyncToAsync(F f, SyncToAsyncOptions options = {})` — on any thread; throws
 /// std::invalid_argument for an executor together with thread_sensitive.
 template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
-SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
-  return detail::make_bridge<SyncToAsync>(std::forward<F>(f), options);
-}
+using SyncToAsync = detail::SyncBridge<F, detail::CoroWait>;
 
-/// sync_to_async(options) — the decorator form: returns a callable F -> coro::SyncToAsync<F>.
-inline auto sync_to_async(SyncToAsyncOptions options) {
-  detail::validate(options);
-  return detail::bridge_decorator<SyncToAsync>(options);
-}
+/// sync_to_async — the factory of coro::SyncToAsync, on any thread: `sync_to_async(f, options
+/// = {})` and the decorator form `sync_to_async(options)`, as fiberbridge::sync_to_async (and
+/// throwing std::invalid_argument the same way).
+inline constexpr detail::BridgeFactory<SyncToAsync, SyncToAsyncOptions, &detail::validate> sync_to_async{};
 
 /// AsyncToSync — coroutine code made callable from plain threads. Copyable if F is; any thread
-/// may make, copy or destroy one. `options() const noexcept` gives the options it was made with.
+/// may make, copy or destroy one.
+///
+/// `operator()(a...) const` — runs f(a...) (an awaitable<R>; arguments decay-copied) as a
+/// coroutine on the chosen runtime's reactor and returns its result. Call it on a plain thread,
+/// which parks and serves the thread-sensitive work routed to it meanwhile. Throws
+/// AsyncToSyncInFiberError on a fiber or a reactor thread, std::logic_error when the runtime is
+/// being destroyed, CancelledError when the runtime's I/O shut down first, and whatever the
+/// coroutine throws (the same object).
+///
+/// `options() const noexcept` — the options it was made with.
+///
+/// `explicit AsyncToSync(F f, AsyncToSyncOptions options = {})` — on any thread.
 template <class F>
-class AsyncToSync : public detail::BridgeShell<F, AsyncToSyncOptions> {
- public:
-  /// Wraps `f`; on any thread; does not throw unless copying F does.
-  explicit AsyncToSync(F f, AsyncToSyncOptions options = {})
-      : detail::BridgeShell<F, AsyncToSyncOptions>(std::move(f), options) {}
+using AsyncToSync = detail::AsyncBridge<F, detail::CoroRun>;
 
-  /// Runs f(a...) (an awaitable<R>; arguments decay-copied) as a coroutine on the chosen
-  /// runtime's reactor and returns its result. Call it on a plain thread, which parks and serves
-  /// the thread-sensitive work routed to it meanwhile. Throws AsyncToSyncInFiberError on a fiber
-  /// or a reactor thread, std::logic_error when the runtime is being destroyed, CancelledError
-  /// when the runtime's I/O shut down first, and whatever the coroutine throws (the same object).
-  template <class... A>
-  auto operator()(A&&... a) const {
-    using Aw = std::invoke_result_t<F, std::decay_t<A>...>;
-    using R = typename detail::awaitable_traits<Aw>::value_type;
-    detail::ResultSlot<R> slot;
-    std::exception_ptr error;
-    auto entry =
-        detail::coro_entry<R>(this->f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...), &slot, &error);
-    detail::run_coro_async_call(std::move(entry), this->options_);
-    if (error) std::rethrow_exception(std::move(error));
-    return slot.take();
-  }
-};
-
-/// async_to_sync — coro::AsyncToSync<std::decay_t<F>>(f, options); on any thread.
-template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, AsyncToSyncOptions>)
-AsyncToSync<std::decay_t<F>> async_to_sync(F&& f, AsyncToSyncOptions options = {}) {
-  return detail::make_bridge<AsyncToSync>(std::forward<F>(f), options);
-}
-
-/// async_to_sync(options) — the decorator form: returns a callable F -> coro::AsyncToSync<F>.
-inline auto async_to_sync(AsyncToSyncOptions options) { return detail::bridge_decorator<AsyncToSync>(options); }
+/// async_to_sync — the factory of coro::AsyncToSync, on any thread: `async_to_sync(f, options
+/// = {})` and the decorator form `async_to_sync(options)`, as fiberbridge::async_to_sync.
+inline constexpr detail::BridgeFactory<AsyncToSync, AsyncToSyncOptions> async_to_sync{};
 
 /// bind_context — an executor for co_spawn that runs the new coroutine with a snapshot of the
 /// current context variables and routing state (what `spawn` gives a fiber). `ex` must be an

@@ -52,6 +52,10 @@ struct SyncToAsyncOptions {
   Executor* executor = nullptr;     ///< only with thread_sensitive == false; nullptr = blocking pool
 };
 
+/// Deduces SyncToAsync<F> from a callable (F decayed): `fb::SyncToAsync offload(hash, options);`.
+template <class F>
+SyncToAsync(F, SyncToAsyncOptions = {}) -> SyncToAsync<F>;
+
 namespace detail {
 
 // The type-erased half of one call: the router hands it to a thread, which calls invoke().
@@ -99,8 +103,14 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
 // decay-copied into the call.
 template <class F, class Wait>
 class SyncBridge : public BridgeShell<F, SyncToAsyncOptions> {
+  static_assert(!is_async_callable_v<F>,
+                "sync_to_async can only be applied to sync functions: this callable is already async "
+                "(a SyncToAsync, coro::SyncToAsync or mark_async result) - call it directly on the fiber, "
+                "or co_await it in a coroutine.");
+
  public:
-  explicit SyncBridge(F f, SyncToAsyncOptions options) : BridgeShell<F, SyncToAsyncOptions>(std::move(f), options) {
+  explicit SyncBridge(F f, SyncToAsyncOptions options = {})
+      : BridgeShell<F, SyncToAsyncOptions>(std::move(f), options) {
     validate(this->options_);
   }
 
@@ -133,32 +143,21 @@ struct FiberWait {
 /// started for the body, and whatever f throws (the same object).
 ///
 /// `options() const noexcept` — the options it was made with.
-template <class F>
-class SyncToAsync : public detail::SyncBridge<F, detail::FiberWait> {
-  static_assert(!is_async_callable_v<F>,
-                "sync_to_async can only be applied to sync functions: this callable is already async "
-                "(a SyncToAsync or mark_async result) - call it directly on the fiber.");
-
- public:
-  /// Wraps `f`; on any thread. Throws std::invalid_argument for an executor together with
-  /// thread_sensitive.
-  explicit SyncToAsync(F f, SyncToAsyncOptions options = {})
-      : detail::SyncBridge<F, detail::FiberWait>(std::move(f), options) {}
-};
-
-/// sync_to_async — SyncToAsync<std::decay_t<F>>(f, options); on any thread. Throws
+///
+/// `explicit SyncToAsync(F f, SyncToAsyncOptions options = {})` — on any thread; throws
 /// std::invalid_argument for an executor together with thread_sensitive.
 template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, SyncToAsyncOptions>)
-SyncToAsync<std::decay_t<F>> sync_to_async(F&& f, SyncToAsyncOptions options = {}) {
-  return detail::make_bridge<SyncToAsync>(std::forward<F>(f), options);
-}
+class SyncToAsync : public detail::SyncBridge<F, detail::FiberWait> {
+ public:
+  using detail::SyncBridge<F, detail::FiberWait>::SyncBridge;
+};
 
-/// sync_to_async(options) — the decorator form: returns a callable F -> SyncToAsync<F>.
-/// Validates the options now (std::invalid_argument), as asgiref does at decoration time.
-inline auto sync_to_async(SyncToAsyncOptions options) {
-  detail::validate(options);
-  return detail::bridge_decorator<SyncToAsync>(options);
-}
+/// sync_to_async — the factory of SyncToAsync, on any thread:
+///  * `sync_to_async(f, options = {})` is SyncToAsync<std::decay_t<F>>(f, options);
+///  * `sync_to_async(options)` is the decorator form: a callable F -> SyncToAsync<F>, as in
+///    `auto offload = sync_to_async(SyncToAsyncOptions{.thread_sensitive = false});`.
+/// Both throw std::invalid_argument for an executor together with thread_sensitive (the
+/// decorator form at once, as asgiref does at decoration time).
+inline constexpr detail::BridgeFactory<SyncToAsync, SyncToAsyncOptions, &detail::validate> sync_to_async{};
 
 }  // namespace fiberbridge

@@ -19,6 +19,7 @@
 
 #include "bridge/router.hpp"
 #include "context/exec_state.hpp"
+#include "detail/must_run.hpp"
 #include "fiberbridge/sync_to_async.hpp"
 
 namespace fiberbridge::detail {
@@ -63,21 +64,24 @@ struct SyncBody {
   }
 };
 
+// A job destroyed unrun: the caller hears of it, unless the router took the job back.
+template <class Control>
+struct ReportUnrunJob {
+  void operator()(Control& ctl) const {
+    if (ctl.resubmitting.load(std::memory_order_acquire)) return;
+    ctl.body_done(std::make_exception_ptr(std::runtime_error(
+        std::string("fiberbridge: the executor destroyed a ") + Control::kBridgeName + " call without running it")));
+  }
+};
+
 // Control: derives from SyncBody; has `void body_done(std::exception_ptr) noexcept` and
 // `static constexpr const char* kBridgeName` (named in the "destroyed without running" error).
 template <class Control>
 class SyncJob {
  public:
-  explicit SyncJob(std::shared_ptr<Control> ctl) : ctl_(std::move(ctl)) {}
-  SyncJob(SyncJob&&) noexcept = default;
-  SyncJob& operator=(SyncJob&&) = delete;
-  ~SyncJob() {
-    if (ctl_ && !ctl_->resubmitting.load(std::memory_order_acquire))
-      ctl_->body_done(std::make_exception_ptr(std::runtime_error(
-          std::string("fiberbridge: the executor destroyed a ") + Control::kBridgeName + " call without running it")));
-  }
+  explicit SyncJob(std::shared_ptr<Control> ctl) noexcept : ctl_(std::move(ctl)) {}
   void operator()() {
-    std::shared_ptr<Control> ctl = std::move(ctl_);
+    std::shared_ptr<Control> ctl = ctl_.take();
     std::exception_ptr error;
     {
       ScopeSwap swap(std::move(ctl->body_scope));
@@ -91,7 +95,7 @@ class SyncJob {
   }
 
  private:
-  std::shared_ptr<Control> ctl_;
+  MustRun<Control, ReportUnrunJob<Control>> ctl_;
 };
 
 // Submits `ctl`'s body along `route`; when the frame chain closed between choosing and

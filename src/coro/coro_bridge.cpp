@@ -27,6 +27,7 @@
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
+#include "detail/must_run.hpp"
 #include "fiberbridge/coro.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
@@ -188,25 +189,22 @@ struct CoroRoot final : IoCancellable {
   }
 };
 
+struct ReportUnrunRoot {
+  void operator()(CoroRoot& root) const {
+    root.finish(std::make_exception_ptr(
+        CancelledError("fiberbridge: the runtime's I/O context shut down before the coroutine finished")));
+  }
+};
+
 // co_spawn's completion handler. Destroyed unrun (the io_context went away first): the
 // waiting thread gets CancelledError instead of waiting forever.
 class RootHandler {
  public:
-  explicit RootHandler(std::shared_ptr<CoroRoot> root) : root_(std::move(root)) {}
-  RootHandler(RootHandler&&) noexcept = default;
-  RootHandler& operator=(RootHandler&&) = delete;
-  ~RootHandler() {
-    if (root_)
-      root_->finish(std::make_exception_ptr(
-          CancelledError("fiberbridge: the runtime's I/O context shut down before the coroutine finished")));
-  }
-  void operator()(std::exception_ptr e) {
-    std::shared_ptr<CoroRoot> root = std::move(root_);
-    root->finish(std::move(e));
-  }
+  explicit RootHandler(std::shared_ptr<CoroRoot> root) noexcept : root_(std::move(root)) {}
+  void operator()(std::exception_ptr e) { root_.take()->finish(std::move(e)); }
 
  private:
-  std::shared_ptr<CoroRoot> root_;
+  MustRun<CoroRoot, ReportUnrunRoot> root_;
 };
 
 struct ForwardRootStop {

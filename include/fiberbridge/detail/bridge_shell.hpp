@@ -7,7 +7,7 @@
 //  * `BridgeShell<F, Options>` holds the callable and the options;
 //  * `SyncBridge<F, Wait>` (sync_to_async.hpp) is the whole of both SyncToAsync classes but
 //    for `Wait`, which the fiber variant makes wait and the coroutine variant makes an awaitable;
-//  * `make_bridge` / `bridge_decorator` are the bodies of the factory functions.
+//  * `BridgeFactory` is the factory and the decorator form of each of them.
 #pragma once
 
 #include <type_traits>
@@ -28,14 +28,23 @@ class BridgeShell {
   Options options_;
 };
 
-template <template <class> class Bridge, class F, class Options>
-Bridge<std::decay_t<F>> make_bridge(F&& f, Options options) {
-  return Bridge<std::decay_t<F>>(std::forward<F>(f), options);
-}
+// The factory of a bridge class, as one function object per variant and direction
+// (`fiberbridge::sync_to_async`, `coro::async_to_sync`, ...): called with a callable (and
+// options) it makes the bridge; called with options only it is the decorator form, which
+// checks the options now (`Check`, as asgiref does at decoration time) and returns a callable
+// F -> Bridge<F>.
+template <template <class> class Bridge, class Options, void (*Check)(const Options&) = nullptr>
+struct BridgeFactory {
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, Options>)
+  Bridge<std::decay_t<F>> operator()(F&& f, Options options = {}) const {
+    return Bridge<std::decay_t<F>>(std::forward<F>(f), options);
+  }
 
-template <template <class> class Bridge, class Options>
-auto bridge_decorator(Options options) {
-  return [options](auto&& f) { return make_bridge<Bridge>(std::forward<decltype(f)>(f), options); };
-}
+  auto operator()(Options options) const {
+    if constexpr (Check != nullptr) Check(options);
+    return [options](auto&& f) { return Bridge<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
+  }
+};
 
 }  // namespace fiberbridge::detail

@@ -1,0 +1,32 @@
+// detail/must_run.hpp — a work item's hold on the state that must hear how the work ended.
+//
+// Work handed to an executor (a sync body's job, a coroutine's completion handler) is either
+// run or destroyed unrun, when the executor drops it (shut down, out of memory). Whoever waits
+// on the shared state must hear of both, or it waits forever. `MustRun` holds the state: running
+// the work takes it out (`take`); destroying a holder that still has it calls `Dropped{}(state)`.
+// Move-only: the moved-from holder is empty and reports nothing.
+#pragma once
+
+#include <memory>
+#include <utility>
+
+namespace fiberbridge::detail {
+
+template <class T, class Dropped>
+class MustRun {
+ public:
+  explicit MustRun(std::shared_ptr<T> state) noexcept : state_(std::move(state)) {}
+  MustRun(MustRun&&) noexcept = default;
+  MustRun& operator=(MustRun&&) = delete;
+  ~MustRun() {
+    if (state_) Dropped{}(*state_);
+  }
+
+  // The state, for the work that runs now; the holder reports nothing afterwards.
+  std::shared_ptr<T> take() noexcept { return std::move(state_); }
+
+ private:
+  std::shared_ptr<T> state_;
+};
+
+}  // namespace fiberbridge::detail
