@@ -35,6 +35,18 @@ void block_until(const std::atomic<bool>& release) {
   while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
 }
 
+// Calls sync_to_async(options) with a body that counts `entered` down and blocks until `release`;
+// a CancelledError is counted in `cancelled` and rethrown.
+void blocked_call(std::latch& entered, std::atomic<int>& cancelled, const std::atomic<bool>& release,
+                  fb::SyncToAsyncOptions options = {}) {
+  try {
+    fb::sync_to_async([&] { entered.count_down(); block_until(release); }, options)();
+  } catch (const fb::CancelledError&) {
+    cancelled.fetch_add(1);
+    throw;
+  }
+}
+
 TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInSyncToAsync) {
   auto r = run_in_child(
       [] {
@@ -46,10 +58,8 @@ TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInSyncToAsync) {
           for (bool sensitive : {true, false}) {
             rt.spawn([&, sensitive] {
               try {
-                fb::sync_to_async([&] { entered.count_down(); block_until(release); },
-                                  {.thread_sensitive = sensitive})();
+                blocked_call(entered, cancelled, release, {.thread_sensitive = sensitive});
               } catch (const fb::CancelledError&) {
-                cancelled.fetch_add(1);
               }
             });
           }
@@ -74,14 +84,7 @@ TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInTaskGet) {
         {
           fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
           rt.spawn([&] {
-            auto inner = fb::spawn([&] {
-              try {
-                fb::sync_to_async([&] { entered.count_down(); block_until(release); })();
-              } catch (const fb::CancelledError&) {
-                cancelled.fetch_add(1);
-                throw;
-              }
-            });
+            auto inner = fb::spawn([&] { blocked_call(entered, cancelled, release); });
             try {
               inner.get();
             } catch (const fb::CancelledError&) {
