@@ -8,7 +8,8 @@
 //  * Synchronisation uses latches, condition variables and Boost.Fiber primitives, never sleeps.
 //    std:: primitives for plain threads and sync bodies, boost::fibers ones for fibers.
 //  * Behaviour that should not depend on the runtime's shape is tested with TEST_P over 1, 2 and
-//    4 scheduler threads (ShapedTest + FB_INSTANTIATE_SHAPES).
+//    4 scheduler threads (ShapedTest + FB_INSTANTIATE_SHAPES). A shaped test must leave nothing
+//    behind: no live fiber at tear-down, no thread once its runtime is gone (leak_check.hpp).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -243,21 +244,20 @@ auto run_within(F f, const char* what = "plain-thread scenario") {
   return future_within(std::async(std::launch::async, std::move(f)), what, kScenarioDeadline);
 }
 
-/// A one-shot event for plain threads and sync bodies (std:: primitives; setting it from a fiber
-/// is fine, waiting on a fiber is not: that would block its scheduler thread).
-class ThreadEvent {
+/// A one-shot event: set() once, wait() with a deadline (dies with a message when it passes).
+template <class Mutex, class CondVar>
+class BasicEvent {
  public:
   void set() {
-    std::lock_guard g(m_);
+    std::unique_lock lk(m_);
     set_ = true;
     cv_.notify_all();
   }
   bool is_set() const {
-    std::lock_guard g(m_);
+    std::unique_lock lk(m_);
     return set_;
   }
-  /// Waits; dies with a message at the deadline.
-  void wait(const char* what = "ThreadEvent", std::chrono::seconds deadline = kDeadline) const {
+  void wait(const char* what = "event", std::chrono::seconds deadline = kDeadline) const {
     std::unique_lock lk(m_);
     wait_or_die(lk, cv_, [&] { return set_; }, what, deadline);
   }
@@ -269,30 +269,16 @@ class ThreadEvent {
   }
 
  private:
-  mutable std::mutex m_;
-  mutable std::condition_variable cv_;
+  mutable Mutex m_;
+  mutable CondVar cv_;
   bool set_ = false;
 };
 
-/// A one-shot event for fibers (Boost.Fiber primitives: waiting suspends only the fiber).
-/// May be set from any fiber or plain thread.
-class FiberEvent {
- public:
-  void set() {
-    std::unique_lock lk(m_);
-    set_ = true;
-    cv_.notify_all();
-  }
-  void wait(const char* what = "FiberEvent", std::chrono::seconds deadline = kDeadline) {
-    std::unique_lock lk(m_);
-    wait_or_die(lk, cv_, [&] { return set_; }, what, deadline);
-  }
-
- private:
-  boost::fibers::mutex m_;
-  boost::fibers::condition_variable cv_;
-  bool set_ = false;
-};
+/// For plain threads and sync bodies (std:: primitives; setting it from a fiber is fine, waiting
+/// on a fiber is not: that would block its scheduler thread).
+using ThreadEvent = BasicEvent<std::mutex, std::condition_variable>;
+/// For fibers (Boost.Fiber primitives: waiting suspends only the fiber); set from anywhere.
+using FiberEvent = BasicEvent<boost::fibers::mutex, boost::fibers::condition_variable>;
 
 /// A sync body that blocks until released, and says when it started and finished. Shared (a
 /// std::shared_ptr): a cancelled fiber's body runs on, detached, and may outlive the test's frame.
@@ -342,15 +328,15 @@ inline std::thread::id sync_thread_id() {
 // Runtime shapes.
 
 /// A test fixture owning a Runtime with GetParam() scheduler threads. At tear-down no fiber of
-/// the runtime may still be live, and once the runtime is destroyed no thread started during the
-/// test may be left (ThreadLeakCheck).
+/// the runtime may still be live and the blocking pool may have no stray threads, and once the
+/// runtime is destroyed no thread started during the test may be left (ThreadLeakCheck).
 class ShapedTest : public ::testing::TestWithParam<unsigned> {
  protected:
   void TearDown() override {
     fb::RuntimeMetrics m;  // a fiber that has handed over its result may still be finishing
     poll_until([&] { return (m = rt.metrics()).live_fibers == 0; }, kDeadline);
     EXPECT_EQ(m.live_fibers, 0u) << "fibers outlived the test";
-    leak_check_.allow_pool(m.pool_threads);
+    leak_check_.check_pool([this] { return rt.metrics().pool_threads; });
   }
 
  private:

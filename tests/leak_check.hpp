@@ -47,8 +47,9 @@ inline std::map<long, std::string> process_threads() {
 /// the process-wide threads that live on by design (named in src/):
 ///   fb-sync          the sync thread (rule 5), one per process, never ends;
 ///   fb-pool          blocking-pool threads, process-wide, retire after 10 s idle: at most as many
-///                    as RuntimeMetrics::pool_threads said at tear-down (allow_pool), else
-///                    as there were before;
+///                    as there were when check_pool() last found no more than the pool reports,
+///                    else as there were before (a thread started by a pool body inherits the name
+///                    "fb-pool", so the names alone would let it through);
 ///   fb-pool-monitor  the pool's monitor, one per process;
 ///   fb-watchdog      the slow-fiber sampler, one per process, started with the first runtime;
 ///   fb-default-<i>   the default runtime's scheduler threads (never destroyed), and its fb-io.
@@ -59,12 +60,24 @@ inline std::map<long, std::string> process_threads() {
 class ThreadLeakCheck {
  public:
   explicit ThreadLeakCheck(std::chrono::seconds deadline) : deadline_(deadline), before_(process_threads()) {
-    pool_allowed_ = static_cast<std::size_t>(
-        std::count_if(before_.begin(), before_.end(), [](const auto& t) { return t.second == "fb-pool"; }));
+    pool_allowed_ = count("fb-pool", before_);
   }
   ThreadLeakCheck(const ThreadLeakCheck&) = delete;
   ThreadLeakCheck& operator=(const ThreadLeakCheck&) = delete;
-  void allow_pool(std::size_t pool_threads) { pool_allowed_ = pool_threads; }
+  /// Checks that the process has no more fb-pool threads than `pool_threads()` (the pool's own
+  /// count, RuntimeMetrics::pool_threads) says, compared at the same moment, until the deadline
+  /// (a retiring worker leaves the count before it exits). Call while the pool is quiet.
+  template <class PoolThreads>
+  void check_pool(PoolThreads pool_threads) {
+    std::size_t named = 0, reported = 0;
+    poll_until([&] {
+      reported = pool_threads();
+      named = count("fb-pool", process_threads());
+      return named <= reported;
+    }, deadline_);
+    EXPECT_LE(named, reported) << "threads named fb-pool that are not blocking-pool threads outlived the test";
+    pool_allowed_ = named;
+  }
   ~ThreadLeakCheck() {
     std::string leaked;
     poll_until([&] { return (leaked = leaks()).empty(); }, deadline_);
@@ -72,6 +85,11 @@ class ThreadLeakCheck {
   }
 
  private:
+  static std::size_t count(const std::string& name, const std::map<long, std::string>& threads) {
+    return static_cast<std::size_t>(
+        std::count_if(threads.begin(), threads.end(), [&](const auto& t) { return t.second == name; }));
+  }
+
   std::string leaks() const {
     std::map<std::string, std::size_t> count;  // per name, over the whole process
     const auto now = process_threads();
