@@ -91,14 +91,14 @@ class ThreadLeakCheck {
   }
 
   std::string leaks() const {
-    std::map<std::string, std::size_t> count;  // per name, over the whole process
+    std::map<std::string, std::size_t> per_name;  // over the whole process
     const auto now = process_threads();
-    for (const auto& [tid, name] : now) ++count[name.rfind("fb-default-", 0) == 0 ? "fb-default-" : name];
+    for (const auto& [tid, name] : now) ++per_name[name.rfind("fb-default-", 0) == 0 ? "fb-default-" : name];
     const auto allowed = [&](const std::string& name) {
-      if (name == "fb-pool") return count[name] <= pool_allowed_;
-      if (name == "fb-sync" || name == "fb-pool-monitor" || name == "fb-watchdog") return count[name] <= 1;
-      if (name == "fb-io") return count[name] <= 1;  // the default runtime's
-      if (name.rfind("fb-default-", 0) == 0) return count["fb-default-"] <= std::max(1u, std::thread::hardware_concurrency());
+      if (name == "fb-pool") return per_name[name] <= pool_allowed_;
+      if (name == "fb-sync" || name == "fb-pool-monitor" || name == "fb-watchdog") return per_name[name] <= 1;
+      if (name == "fb-io") return per_name[name] <= 1;  // the default runtime's
+      if (name.rfind("fb-default-", 0) == 0) return per_name["fb-default-"] <= std::max(1u, std::thread::hardware_concurrency());
       return false;
     };
     std::string out;
