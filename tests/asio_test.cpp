@@ -1,7 +1,7 @@
 // asio_test — Asio on fibers: the use_fiber completion token (fiberbridge/asio.hpp).
 //
-// Every wait has a deadline (Task::wait_for); nothing sleeps to synchronise.
-#include <gtest/gtest.h>
+// Every wait has a deadline (fixtures.hpp); nothing sleeps to synchronise.
+#include "fixtures.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
@@ -28,13 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kDeadline = 20s;
-
-template <class T>
-T get_within(fb::Task<T>& t) {
-  if (!t.wait_for(kDeadline)) throw std::runtime_error("task did not finish within the deadline");
-  return t.get();
-}
+using namespace fbtest;
 
 // A test-only asynchronous operation without per-operation cancellation: it parks its handler
 // until release() completes it (from the io thread) with `value`.
@@ -184,7 +178,7 @@ TEST_F(AsioTest, StopWithEcReportsOperationAborted) {
     timer.async_wait(fb::use_fiber[ec]);
     return ec;
   });
-  ASSERT_EQ(waiting.get_future().wait_for(kDeadline), std::future_status::ready);
+  future_within(waiting.get_future(), "the fiber waiting");
   t.request_stop();
   EXPECT_EQ(get_within(t), asio::error::operation_aborted);
 }
@@ -202,7 +196,7 @@ TEST_F(AsioTest, StopCancelsAPendingRead) {
   });
   auto accepted = rt.spawn([&] { acceptor.async_accept(peer, fb::use_fiber); });
   get_within(accepted);
-  ASSERT_EQ(connected.get_future().wait_for(kDeadline), std::future_status::ready);
+  future_within(connected.get_future(), "connect");
   reader.request_stop();
   EXPECT_THROW(get_within(reader), fb::CancelledError);
 }
@@ -228,7 +222,7 @@ TEST_F(AsioTest, AnUncancellableOperationIsAbandonedAndItsLateHandlerIsHarmless)
     const int v = async_parked(fb::io_executor(), parked, fb::use_fiber[ec]);
     return std::make_pair(ec, v);
   });
-  ASSERT_EQ(parked->parked.get_future().wait_for(kDeadline), std::future_status::ready);
+  future_within(parked->parked.get_future(), "the operation parked");
   t.request_stop();
   auto [ec, v] = get_within(t);
   EXPECT_EQ(ec, asio::error::operation_aborted);
@@ -240,7 +234,7 @@ TEST_F(AsioTest, AnUncancellableOperationIsAbandonedAndItsLateHandlerIsHarmless)
     parked->handler({}, 42);
   }
   asio::post(rt.io_executor(), [&] { ran.set_value(); });
-  EXPECT_EQ(ran.get_future().wait_for(kDeadline), std::future_status::ready);
+  future_within(ran.get_future(), "a post after the late handler");
 }
 
 TEST_F(AsioTest, OffAFiberThrowsNotInFiberError) {
@@ -273,8 +267,7 @@ TEST_F(AsioTest, RuntimeDestructionWakesFibersInPendingOperations) {
       return std::string("cancelled");
     }
   });
-  ASSERT_EQ(done.wait_for(kDeadline), std::future_status::ready);
-  EXPECT_EQ(done.get(), "cancelled");
+  EXPECT_EQ(future_within(done), "cancelled");
 }
 
 TEST_F(AsioTest, ManyConcurrentTimersOnFewThreads) {

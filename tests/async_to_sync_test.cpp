@@ -84,14 +84,7 @@ TEST_P(AsyncToSyncShape, ExceptionReachesTheCallerAsTheSameObject) {
   run_with_deadline([&] {
     const void* thrown = nullptr;
     try {
-      fb::async_to_sync([&thrown] {
-        try {
-          throw Boom();
-        } catch (const Boom& b) {
-          thrown = &b;
-          throw;
-        }
-      }, {.runtime = &rt})();
+      fb::async_to_sync([&thrown] { throw_noting_address(Boom(), thrown); }, {.runtime = &rt})();
       ADD_FAILURE() << "nothing thrown";
     } catch (const Boom& b) {
       EXPECT_EQ(static_cast<const void*>(&b), thrown);
@@ -118,12 +111,9 @@ TEST_P(AsyncToSyncShape, ManyPlainThreadsCallConcurrently) {
   constexpr int kThreads = 8, kCalls = 100;
   run_with_deadline([&] {
     std::atomic<long> sum{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t)
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kCalls; ++i) sum += fb::async_to_sync([](int v) { return v; }, {.runtime = &rt})(t * kCalls + i);
-      });
-    for (auto& th : threads) th.join();
+    on_threads(kThreads, [&](int t) {
+      for (int i = 0; i < kCalls; ++i) sum += fb::async_to_sync([](int v) { return v; }, {.runtime = &rt})(t * kCalls + i);
+    });
     const long n = kThreads * kCalls;
     EXPECT_EQ(sum.load(), n * (n - 1) / 2);
   });

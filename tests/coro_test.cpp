@@ -1,7 +1,7 @@
 // coro_test — the coroutine variant (fiberbridge/coro.hpp): both bridges on boost::asio::awaitable.
 //
 // Every blocking call runs under a deadline (run_within); nothing sleeps to synchronise.
-#include <gtest/gtest.h>
+#include "fixtures.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -32,32 +32,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kDeadline = 20s;
+using namespace fbtest;
 
-// Runs f on a fresh plain thread and waits for it with a deadline.
-template <class F>
-auto run_within(F f) {
-  auto fut = std::async(std::launch::async, std::move(f));
-  if (fut.wait_for(kDeadline) != std::future_status::ready) {
-    ADD_FAILURE() << "did not finish within the deadline";
-    std::abort();  // the thread is stuck: do not hang the suite
-  }
-  return fut.get();
-}
-
-template <class T>
-T future_within(std::future<T>& f) {
-  if (f.wait_for(kDeadline) != std::future_status::ready) {
-    ADD_FAILURE() << "future not ready within the deadline";
-    std::abort();
-  }
-  return f.get();
-}
-
-std::thread::id sync_thread_id(fb::Runtime& rt) {
-  auto t = rt.spawn([] { return fb::sync_to_async([] { return std::this_thread::get_id(); })(); });
-  if (!t.wait_for(kDeadline)) std::abort();
-  return t.get();
+// A coroutine waiting on a one-hour timer with `token`, after saying so through `waiting`.
+template <class Token>
+awaitable<void> wait_an_hour(std::promise<void>& waiting, Token token) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
+  waiting.set_value();
+  co_await timer.async_wait(token);
 }
 
 static fb::ContextVar<std::string> request_id{"request_id"};
@@ -103,7 +85,7 @@ TEST_F(CoroTest, BareCoroutineRoutesToTheSyncThreadLikeASpawnedFiber) {  // rule
         co_return co_await where();
       },
       asio::use_future);
-  EXPECT_EQ(future_within(fut), sync_thread_id(rt));
+  EXPECT_EQ(future_within(fut), sync_thread_id());
 }
 
 TEST_F(CoroTest, NonThreadSensitiveRunsOnTheBlockingPool) {
@@ -115,17 +97,12 @@ TEST_F(CoroTest, NonThreadSensitiveRunsOnTheBlockingPool) {
       },
       on_rt())();
   EXPECT_NE(body_thread, caller);
-  EXPECT_NE(body_thread, sync_thread_id(rt));
+  EXPECT_NE(body_thread, sync_thread_id());
 }
 
 TEST_F(CoroTest, ExceptionsCrossBothBridgesAsTheSameObject) {
   auto original = std::make_exception_ptr(std::runtime_error("boom"));
-  const void* address = nullptr;
-  try {
-    std::rethrow_exception(original);
-  } catch (const std::exception& e) {
-    address = &e;
-  }
+  const void* address = address_of(original);
   try {
     fb::coro::async_to_sync(
         [original]() -> awaitable<void> {
@@ -181,21 +158,17 @@ TEST_F(CoroTest, ContextVariablesFlowInAndBackOut) {
 TEST_F(CoroTest, CoroutinesDoNotSeeEachOthersContext) {
   auto result = run_within([this] {
     std::atomic<int> mismatches{0};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 4; ++i) {
-      threads.emplace_back([&, i] {
-        request_id.set("t" + std::to_string(i));
-        fb::coro::async_to_sync(
-            [&, i]() -> awaitable<void> {
-              for (int k = 0; k < 20; ++k) {
-                co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
-                if (request_id.value_or("-") != "t" + std::to_string(i)) ++mismatches;
-              }
-            },
-            on_rt())();
-      });
-    }
-    for (auto& t : threads) t.join();
+    on_threads(4, [&](int i) {
+      request_id.set("t" + std::to_string(i));
+      fb::coro::async_to_sync(
+          [&, i]() -> awaitable<void> {
+            for (int k = 0; k < 20; ++k) {
+              co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
+              if (request_id.value_or("-") != "t" + std::to_string(i)) ++mismatches;
+            }
+          },
+          on_rt())();
+    });
     return mismatches.load();
   });
   EXPECT_EQ(result, 0);
@@ -225,13 +198,11 @@ TEST_F(CoroTest, AsioCancellationOfTheAwaitingCoroutineGivesCancelledErrorAndDet
         }
       },
       asio::bind_cancellation_slot(signal.slot(), asio::use_future));
-  auto started = body_started.get_future();
-  ASSERT_EQ(started.wait_for(kDeadline), std::future_status::ready);
+  future_within(body_started.get_future(), "body start");
   asio::post(rt.io_executor(), [&] { signal.emit(asio::cancellation_type::terminal); });
   EXPECT_EQ(future_within(fut), "cancelled");  // while the body still runs
   release->set_value();
-  auto stopped = body_stopped->get_future();
-  EXPECT_TRUE(future_within(stopped));
+  EXPECT_TRUE(future_within(body_stopped->get_future()));
 }
 
 TEST_F(CoroTest, StopOfTheOuterFiberCancelsANestedCoroutine) {
@@ -240,11 +211,7 @@ TEST_F(CoroTest, StopOfTheOuterFiberCancelsANestedCoroutine) {
   auto t = rt.spawn([&, coroutine_outcome] {
     fb::sync_to_async([&, coroutine_outcome] {
       try {
-        fb::coro::async_to_sync([&]() -> awaitable<void> {
-          asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
-          waiting.set_value();
-          co_await timer.async_wait(use_awaitable);
-        })();
+        fb::coro::async_to_sync([&]() -> awaitable<void> { co_await wait_an_hour(waiting, use_awaitable); })();
         coroutine_outcome->set_value("finished");
       } catch (const boost::system::system_error& e) {
         coroutine_outcome->set_value(e.code() == asio::error::operation_aborted && fb::this_task::stop_requested()
@@ -255,13 +222,11 @@ TEST_F(CoroTest, StopOfTheOuterFiberCancelsANestedCoroutine) {
       }
     })();
   });
-  auto w = waiting.get_future();
-  ASSERT_EQ(w.wait_for(kDeadline), std::future_status::ready);
+  future_within(waiting.get_future(), "the coroutine waiting");
   t.request_stop();
   ASSERT_TRUE(t.wait_for(kDeadline));
   EXPECT_THROW(t.get(), fb::CancelledError);
-  auto outcome = coroutine_outcome->get_future();
-  EXPECT_EQ(future_within(outcome), "aborted");
+  EXPECT_EQ(future_within(coroutine_outcome->get_future()), "aborted");
 }
 
 TEST_F(CoroTest, StopTokenInsideTheCoroutineFollowsTheOuterStop) {
@@ -271,10 +236,8 @@ TEST_F(CoroTest, StopTokenInsideTheCoroutineFollowsTheOuterStop) {
     fb::sync_to_async([&, seen] {
       try {
         fb::coro::async_to_sync([&]() -> awaitable<void> {
-          asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
-          waiting.set_value();
           boost::system::error_code ec;
-          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+          co_await wait_an_hour(waiting, asio::redirect_error(use_awaitable, ec));
           seen->set_value(fb::this_task::stop_requested());
         })();
       } catch (...) {
@@ -282,11 +245,9 @@ TEST_F(CoroTest, StopTokenInsideTheCoroutineFollowsTheOuterStop) {
       }
     })();
   });
-  auto w = waiting.get_future();
-  ASSERT_EQ(w.wait_for(kDeadline), std::future_status::ready);
+  future_within(waiting.get_future(), "the coroutine waiting");
   t.request_stop();
-  auto s = seen->get_future();
-  EXPECT_TRUE(future_within(s));
+  EXPECT_TRUE(future_within(seen->get_future()));
   ASSERT_TRUE(t.wait_for(kDeadline));
 }
 
@@ -379,19 +340,14 @@ TEST_F(CoroTest, RuntimeDestructionEndsAPendingCoroutine) {
     std::promise<void> waiting;
     auto caller = std::async(std::launch::async, [&] {
       try {
-        fb::coro::async_to_sync(
-            [&]() -> awaitable<void> {
-              asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
-              waiting.set_value();
-              co_await timer.async_wait(use_awaitable);
-            },
-            {.runtime = local.get()})();
+        fb::coro::async_to_sync([&]() -> awaitable<void> { co_await wait_an_hour(waiting, use_awaitable); },
+                                {.runtime = local.get()})();
         return std::string("finished");
       } catch (const std::exception&) {
         return std::string("ended with an error");
       }
     });
-    waiting.get_future().wait();
+    future_within(waiting.get_future(), "the coroutine waiting");
     local.reset();
     return caller.get();
   });

@@ -6,6 +6,7 @@
 #include "fixtures.hpp"
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -39,6 +40,19 @@ std::string what_on_fiber(fb::Runtime& rt, F f) {
   return get_within(t, "misuse case");
 }
 
+// Runs `f` and returns the exception of type E it throws, or nullopt; another type fails the test.
+template <class E, class F>
+std::optional<E> caught(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e;
+  } catch (...) {
+    ADD_FAILURE() << "the exception changed its type";
+  }
+  return std::nullopt;
+}
+
 // ---- bridges used on the wrong side -----------------------------------------------------------
 
 TEST(Errors, SyncToAsyncOffAFiberThrowsNotInFiberErrorSayingWhatToDo) {
@@ -49,7 +63,7 @@ TEST(Errors, SyncToAsyncOffAFiberThrowsNotInFiberErrorSayingWhatToDo) {
       ADD_FAILURE() << "no NotInFiberError";
     } catch (const fb::NotInFiberError& e) {
       EXPECT_TRUE(contains(e.what(), "fiber")) << e.what();
-      EXPECT_TRUE(contains(e.what(), "call the function directly") || contains(e.what(), "async_to_sync")) << e.what();
+      EXPECT_TRUE(contains(e.what(), "call the function directly")) << e.what();
     }
     EXPECT_FALSE(body_ran);
   });
@@ -102,7 +116,7 @@ TEST(Errors, ExecutorWithThreadSensitiveIsRejectedAtConstruction) {
   try {
     (void)fb::sync_to_async([] {}, {.thread_sensitive = true, .executor = &ex});
   } catch (const std::invalid_argument& e) {
-    EXPECT_TRUE(contains(e.what(), "thread_sensitive")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "thread_sensitive = false")) << e.what();
   }
   EXPECT_NO_THROW((void)fb::sync_to_async([] {}, {.thread_sensitive = false, .executor = &ex}));
 }
@@ -114,8 +128,8 @@ TEST(Errors, ThreadSensitiveContextOffAFiberThrowsNotInFiberError) {
 }
 
 TEST_P(Errors, AsyncSingleThreadContextOnAFiberThrowsAsyncToSyncInFiberError) {
-  EXPECT_NE(what_on_fiber<fb::AsyncToSyncInFiberError>(rt, [] { fb::AsyncSingleThreadContext scope; }),
-            "(no exception)");
+  const auto msg = what_on_fiber<fb::AsyncToSyncInFiberError>(rt, [] { fb::AsyncSingleThreadContext scope; });
+  EXPECT_TRUE(contains(msg, "plain thread")) << msg;
 }
 
 // A failed construction leaves nothing behind: the fiber's sensitive calls still route normally.
@@ -139,14 +153,7 @@ TEST_P(Errors, ExecutorWhoseExecuteThrowsFailsTheCallingFiberWithThatException) 
   };
   struct Throwing : fb::Executor {
     std::atomic<const void*> thrown{nullptr};
-    void execute(std::function<void()>) override {
-      try {
-        throw Full();
-      } catch (const Full& f) {
-        thrown = &f;
-        throw;
-      }
-    }
+    void execute(std::function<void()>) override { throw_noting_address(Full(), thrown); }
   };
   auto ex = std::make_shared<Throwing>();
   auto t = rt.spawn([ex] {
@@ -182,8 +189,8 @@ TEST_P(Errors, ExecutorThatDropsTheWorkFailsTheCallingFiber) {
       rt, [&] { fb::sync_to_async([&] { body_ran = true; }, {.thread_sensitive = false, .executor = &at_once})(); });
   const auto m2 = what_on_fiber<std::runtime_error>(
       rt, [&] { fb::sync_to_async([&] { body_ran = true; }, {.thread_sensitive = false, .executor = &later})(); });
-  EXPECT_NE(m1, "(no exception)");
-  EXPECT_NE(m2, "(no exception)");
+  EXPECT_TRUE(contains(m1, "without running it")) << m1;
+  EXPECT_TRUE(contains(m2, "without running it")) << m2;
   EXPECT_FALSE(body_ran);
 }
 
@@ -204,29 +211,15 @@ TEST_P(Errors, ExecutorRunningTheWorkTwiceRunsTheBodyOnce) {
 // ---- exceptions of any type cross both bridges unchanged -------------------------------------
 
 TEST_P(Errors, ThrowIntCrossesSyncToAsyncUnchanged) {
-  auto t = rt.spawn([] {
-    try {
-      fb::sync_to_async([] { throw 42; })();
-    } catch (int v) {
-      return v;
-    } catch (...) {
-      return -1;
-    }
-    return -2;
-  });
+  auto t = rt.spawn([] { return caught<int>([] { fb::sync_to_async([] { throw 42; })(); }); });
   EXPECT_EQ(get_within(t), 42);
 }
 
 TEST_P(Errors, ThrowIntCrossesAsyncToSyncUnchanged) {
   run_with_deadline([&] {
-    try {
-      fb::async_to_sync([] { throw 42; }, {.runtime = &rt})();
-      ADD_FAILURE() << "nothing thrown";
-    } catch (int v) {
-      EXPECT_EQ(v, 42);
-    } catch (...) {
-      ADD_FAILURE() << "the int became something else";
-    }
+    EXPECT_EQ(caught<int>([&] { fb::async_to_sync([] { throw 42; }, {.runtime = &rt})(); }), 42);
+    EXPECT_EQ(caught<std::string>([&] { fb::async_to_sync([] { throw std::string("raw string"); }, {.runtime = &rt})(); }),
+              "raw string");
   });
 }
 
@@ -241,14 +234,7 @@ TEST_P(Errors, ExceptionCrossesFourLayersAsTheSameObject) {
       fb::async_to_sync([&thrown] {
         fb::sync_to_async([&thrown] {
           fb::async_to_sync([&thrown] {
-            fb::sync_to_async([&thrown] {
-              try {
-                throw Deep{4};
-              } catch (const Deep& d) {
-                thrown = &d;
-                throw;
-              }
-            })();
+            fb::sync_to_async([&thrown] { throw_noting_address(Deep{4}, thrown); })();
           })();
         })();
       }, {.runtime = &rt})();
@@ -262,16 +248,11 @@ TEST_P(Errors, ExceptionCrossesFourLayersAsTheSameObject) {
 
 TEST_P(Errors, ThrowIntCrossesFourLayersUnchanged) {
   auto t = rt.spawn([] {
-    try {
+    return caught<int>([] {
       fb::sync_to_async([] {
         fb::async_to_sync([] { fb::sync_to_async([] { fb::async_to_sync([] { throw 42; })(); })(); })();
       })();
-    } catch (int v) {
-      return v;
-    } catch (...) {
-      return -1;
-    }
-    return -2;
+    });
   });
   EXPECT_EQ(get_within(t), 42);
 }

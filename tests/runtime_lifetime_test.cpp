@@ -1,9 +1,8 @@
 // tests/runtime_lifetime_test.cpp — how a Runtime ends when the usual way is not available:
 // destroyed by one of its own fibers (the last std::shared_ptr dropped there), and with stop
-// callbacks that spawn while ~Runtime stops the fibers.
+// callbacks that spawn while ~Runtime stops the fibers; and the ordinary ~Runtime: idle runtimes go
+// promptly, fibers suspended in a bridge or on a task wake with CancelledError.
 #include "fixtures.hpp"
-
-#include <dirent.h>
 
 #include <boost/fiber/operations.hpp>
 
@@ -15,27 +14,6 @@
 namespace {
 
 using namespace fbtest;
-
-// Threads of this process (entries of /proc/self/task).
-int thread_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (const dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-// Waits (polling /proc: thread exit has no event to wait on) until at most `n` threads remain.
-bool threads_drop_to(int n, std::chrono::seconds deadline) {
-  const auto give_up = std::chrono::steady_clock::now() + deadline;
-  while (thread_count() > n) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 // A task on a separate runtime that finishes only when released: fibers of the runtime under
 // test wait on it in Task::get (an interruption point: a stop wakes them with CancelledError).
@@ -54,6 +32,23 @@ class Blocker {
   fb::Task<void> task_;
 };
 
+// Spawns on `rt` a fiber that registers a stop callback running `on_stop`, then waits on the
+// blocker until stopped; returns once the callback is registered.
+template <class OnStop>
+fb::Task<void> spawn_stoppable_waiter(fb::Runtime& rt, Blocker& blocker, OnStop on_stop) {
+  auto registered = std::make_shared<ThreadEvent>();
+  auto waiter = rt.spawn([&blocker, registered, on_stop] {
+    std::stop_callback callback(fb::this_task::stop_token(), on_stop);
+    registered->set();
+    try {
+      blocker.task().wait();
+    } catch (const fb::CancelledError&) {
+    }
+  });
+  registered->wait("the fiber registering its stop callback");
+  return waiter;
+}
+
 class RuntimeLifetime : public ::testing::TestWithParam<unsigned> {};
 INSTANTIATE_TEST_SUITE_P(Shapes, RuntimeLifetime, ::testing::Values(1u, 2u, 4u), ::fbtest::shape_name);
 
@@ -61,10 +56,9 @@ TEST_P(RuntimeLifetime, ARuntimeDestroyedByItsOwnFiberStopsTheOthersAndGoesAwayA
   constexpr int kRounds = 100 / (kScaleDown > 1 ? 4 : 1);
   constexpr int kOthers = 3;
   Blocker blocker;
-  (void)fb::Runtime::default_runtime().threads();  // its threads are not part of the count
-  const int baseline = thread_count();
   std::atomic<int> others_cancelled{0};
   std::atomic<int> after_ok{0};
+  auto no_leak = std::make_unique<ThreadLeakCheck>(kDeadline);  // the runtimes' threads must all be released
   for (int round = 0; round < kRounds; ++round) {
     auto rt = std::make_shared<fb::Runtime>(fb::RuntimeOptions{.threads = GetParam(), .name = "fb-self"});
     std::vector<fb::Task<void>> others;
@@ -95,8 +89,7 @@ TEST_P(RuntimeLifetime, ARuntimeDestroyedByItsOwnFiberStopsTheOthersAndGoesAwayA
   }
   EXPECT_EQ(after_ok.load(), kRounds) << "the destroying fiber could not use its runtime afterwards";
   EXPECT_EQ(others_cancelled.load(), kRounds * kOthers) << "the other fibers were not stopped";
-  EXPECT_TRUE(threads_drop_to(baseline, kDeadline))
-      << thread_count() << " threads, " << baseline << " before: the runtimes' threads were not released";
+  no_leak.reset();  // waits (with a deadline) for the reapers to join them
 
   fb::Runtime fresh{fb::RuntimeOptions{.threads = GetParam()}};
   EXPECT_EQ(get_within(fresh.spawn([] { return 42; })), 42);
@@ -108,25 +101,16 @@ TEST_P(RuntimeLifetime, AStopCallbackThatSpawnsDoesNotDeadlockTheRuntimesDestruc
   Blocker blocker;
   std::atomic<int> refused{0};
   std::atomic<int> spawned{0};
-  ThreadEvent registered;
   {
     fb::Runtime rt{fb::RuntimeOptions{.threads = GetParam()}};
-    auto t = rt.spawn([&] {
-      std::stop_callback on_stop(fb::this_task::stop_token(), [&] {
-        try {
-          (void)rt.spawn([] {});  // from ~Runtime's thread: refused, the runtime is shutting down
-          spawned.fetch_add(1);
-        } catch (const std::logic_error&) {
-          refused.fetch_add(1);
-        }
-      });
-      registered.set();
+    auto t = spawn_stoppable_waiter(rt, blocker, [&] {
       try {
-        blocker.task().wait();
-      } catch (const fb::CancelledError&) {
+        (void)rt.spawn([] {});  // from ~Runtime's thread: refused, the runtime is shutting down
+        spawned.fetch_add(1);
+      } catch (const std::logic_error&) {
+        refused.fetch_add(1);
       }
     });
-    registered.wait("the fiber registering its stop callback");
     // ~Runtime: stops the fiber; its callback spawns on the runtime being destroyed.
   }
   EXPECT_EQ(refused.load() + spawned.load(), 1);
@@ -137,24 +121,64 @@ TEST_P(RuntimeLifetime, AStopCallbackThatSpawnsWorksWhenTheRuntimeIsDestroyedFro
   std::atomic<int> spawned{0};
   std::atomic<int> child_ran{0};
   auto rt = std::make_shared<fb::Runtime>(fb::RuntimeOptions{.threads = GetParam()});
-  ThreadEvent registered;
-  auto waiter = rt->spawn([&] {
-    std::stop_callback on_stop(fb::this_task::stop_token(), [&] {
-      // Runs on the destroying fiber: a spawn from a runtime fiber is accepted (and stopped).
-      (void)fb::spawn([&child_ran] { child_ran.fetch_add(1); });
-      spawned.fetch_add(1);
-    });
-    registered.set();
-    try {
-      blocker.task().wait();
-    } catch (const fb::CancelledError&) {
-    }
+  auto waiter = spawn_stoppable_waiter(*rt, blocker, [&] {
+    // Runs on the destroying fiber: a spawn from a runtime fiber is accepted (and stopped).
+    (void)fb::spawn([&child_ran] { child_ran.fetch_add(1); });
+    spawned.fetch_add(1);
   });
-  registered.wait("the fiber registering its stop callback");
   auto last = rt->spawn([owner = std::move(rt)]() mutable { owner.reset(); });
   get_within(last, "the destroying fiber");
   get_within(waiter, "the stopped fiber");
   EXPECT_EQ(spawned.load(), 1);
+}
+
+// ---- ~Runtime of an ordinary runtime ---------------------------------------------------------
+
+TEST(Runtime, IdleRuntimesAreDestroyedPromptly) {
+  const auto before = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    fb::Runtime rt{fb::RuntimeOptions{.threads = 1 + static_cast<unsigned>(i % 4)}};
+    if (i % 2) get_within(rt.spawn([] {}));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
+}
+
+// ~Runtime stops a fiber suspended in sync_to_async: it wakes with CancelledError, the blocked
+// body is detached, and the destructor returns while the body is still blocked.
+TEST(Runtime, DestructorCancelsAFiberSuspendedInABridge) {
+  auto sh = std::make_shared<BlockingBody>();
+  fb::Task<int> task;
+  {
+    fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+    task = BlockingBody::spawn(rt, sh, {.thread_sensitive = false});
+    sh->started.wait("body start");
+  }  // ~Runtime must not wait for the body
+  EXPECT_FALSE(sh->finished.is_set());
+  ASSERT_TRUE(task.ready());
+  EXPECT_THROW(task.get(), fb::CancelledError);
+  sh->release.set();
+  sh->finished.wait("detached body");
+}
+
+// ~Runtime also stops fibers suspended in Task::get on a task that never finishes by itself.
+TEST(Runtime, DestructorCancelsAFiberWaitingOnATask) {
+  auto gate = std::make_shared<ThreadEvent>();
+  fb::Task<void> waiter;
+  {
+    fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
+    auto started = std::make_shared<ThreadEvent>();
+    waiter = rt.spawn([gate, started] {
+      auto forever = fb::spawn([gate] {  // blocked in a bridge until the gate opens
+        fb::sync_to_async([gate] { gate->wait("gate"); }, {.thread_sensitive = false})();
+      });
+      started->set();
+      forever.get();
+    });
+    started->wait("waiter start");
+  }
+  ASSERT_TRUE(waiter.ready());
+  EXPECT_THROW(waiter.get(), fb::CancelledError);
+  gate->set();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // tests/runtime_stacks_test.cpp — the runtime's fiber stacks (src/scheduler/stack_pool): many
 // suspended fibers do not cost a memory mapping each, more fibers than vm.max_map_count allowed
-// before can be suspended at once, and an idle runtime gives surplus stack memory back.
+// before can be suspended at once, an idle runtime gives surplus stack memory back, and
+// RuntimeOptions::stack_size is honoured (larger: deeper frames; tiny: raised to the minimum).
 // (Stack overflow hitting the guard page is tested in a child process: process/faults_test.)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -134,6 +135,26 @@ TEST(RuntimeStacks, AnIdleRuntimeReturnsSurplusStackMemory) {
   EXPECT_LE(now, static_cast<std::size_t>(kCount / 2))
       << "stack pages of " << kCount << " finished fibers still resident after idling: " << now
       << " (right after they finished: " << while_suspended << ")";
+}
+
+// A larger stack_size allows deeper frames.
+TEST(Runtime, LargerStackSizeAllowsDeeperFrames) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1, .stack_size = 512 * 1024}};
+  auto t = rt.spawn([] {
+    constexpr std::size_t kBig = 256 * 1024;  // more than the 64 KiB default stack
+    volatile char big[kBig];
+    big[0] = 1;
+    big[kBig - 1] = 2;
+    return big[0] + big[kBig - 1];
+  });
+  EXPECT_EQ(get_within(t), 3);
+}
+
+// A stack size below what a fiber needs is raised to the usable minimum: a fiber that blocks in
+// Boost.Fiber (needs ~6 KiB) still runs.
+TEST(RuntimeStacks, TinyStackSizeIsRaisedToTheUsableMinimum) {
+  fb::Runtime tiny{fb::RuntimeOptions{.threads = 1, .stack_size = 1}};
+  EXPECT_EQ(get_within(tiny.spawn([] { return fb::sync_to_async([] { return 3; })(); }), "tiny stack"), 3);
 }
 
 }  // namespace

@@ -51,14 +51,7 @@ TEST_P(TaskShape, MoveOnlyResultComesBackAsTheSameObject) {
 
 TEST_P(TaskShape, GetRethrowsTheSameExceptionObject) {
   std::atomic<const void*> thrown{nullptr};
-  auto t = rt.spawn([&thrown]() -> int {
-    try {
-      throw Marked(3);
-    } catch (const Marked& m) {
-      thrown = &m;
-      throw;
-    }
-  });
+  auto t = rt.spawn([&thrown]() -> int { throw_noting_address(Marked(3), thrown); });
   ASSERT_TRUE(t.wait_for(kDeadline));
   try {
     t.get();
@@ -72,14 +65,7 @@ TEST_P(TaskShape, GetRethrowsTheSameExceptionObject) {
 TEST_P(TaskShape, GetOnAFiberRethrowsTheSameExceptionObject) {
   std::atomic<const void*> thrown{nullptr};
   auto t = rt.spawn([&thrown] {
-    auto inner = fb::spawn([&thrown] {
-      try {
-        throw Marked(4);
-      } catch (const Marked& m) {
-        thrown = &m;
-        throw;
-      }
-    });
+    auto inner = fb::spawn([&thrown] { throw_noting_address(Marked(4), thrown); });
     try {
       inner.get();
     } catch (const Marked& m) {

@@ -16,20 +16,7 @@ namespace {
 
 using namespace fbtest;
 
-std::thread::id here() { return std::this_thread::get_id(); }
-
-std::thread::id sync_thread_id() {
-  static const std::thread::id id = [] {
-    fb::Runtime probe{fb::RuntimeOptions{.threads = 1}};
-    return get_within(probe.spawn([] { return fb::sync_to_async(here)(); }));
-  }();
-  return id;
-}
-
-class ThreadSensitive : public ShapedTest {
- protected:
-  void SetUp() override { (void)sync_thread_id(); }  // before any context thread retires (ids are reused)
-};
+class ThreadSensitive : public SyncThreadShapedTest {};
 FB_INSTANTIATE_SHAPES(ThreadSensitive);
 
 // #32 test_thread_sensitive_with_context_matches: fibers inside one context (spawned inside it:

@@ -6,7 +6,7 @@
 //
 // Each variant implements the same few primitives; the tests and their expectations are shared.
 // Every wait has a deadline; nothing sleeps to synchronise.
-#include <gtest/gtest.h>
+#include "fixtures.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -35,25 +35,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kDeadline = 20s;
-
-template <class T>
-T within(std::future<T>& f) {
-  if (f.wait_for(kDeadline) != std::future_status::ready) {
-    ADD_FAILURE() << "not ready within the deadline";
-    std::abort();  // a stuck thread: fail loudly rather than hang the suite
-  }
-  return f.get();
-}
-
-template <class T>
-T within(fb::Task<T>& t) {
-  if (!t.wait_for(kDeadline)) {
-    ADD_FAILURE() << "task not finished within the deadline";
-    std::abort();
-  }
-  return t.get();
-}
+using namespace fbtest;
 
 // The outcome of a co_spawned coroutine, handed to a waiting thread so that the waiter drops the
 // last reference to an exception. Neither Asio's completion handler (it keeps copies of an
@@ -98,12 +80,9 @@ std::shared_ptr<Handoff<R>> spawn_to_handoff(Ex ex, MakeAwaitable make) {
 }
 
 template <class R>
-R within(Handoff<R>& h) {
+R handoff_within(Handoff<R>& h) {
   std::unique_lock lk(h.m);
-  if (!h.cv.wait_for(lk, kDeadline, [&] { return h.done; })) {
-    ADD_FAILURE() << "coroutine not finished within the deadline";
-    std::abort();
-  }
+  wait_or_die(lk, h.cv, [&] { return h.done; }, "co_spawned coroutine", kDeadline);
   if (std::exception_ptr e = std::move(h.error)) {
     lk.unlock();
     std::rethrow_exception(std::move(e));
@@ -128,7 +107,7 @@ struct FiberVariant {
   template <class F>
   static auto from_task(fb::Runtime& rt, F f) {
     auto t = rt.spawn([f] { return fb::sync_to_async(f)(); });
-    return within(t);
+    return get_within(t);
   }
   // Inside a sync body: start async code inheriting the body's state that awaits
   // sync_to_async(f), and wait for it from the body (blocking the body's thread).
@@ -147,7 +126,7 @@ struct FiberVariant {
         return std::string("cancelled");
       }
     }));
-    return {[task] { task->request_stop(); }, [task] { return within(*task); }};
+    return {[task] { task->request_stop(); }, [task] { return get_within(*task); }};
   }
   // async_to_sync of a trivial async function, called on a fiber.
   static void async_to_sync_on_fiber() {
@@ -174,7 +153,7 @@ struct CoroVariant {
       auto bridge = fb::coro::sync_to_async(f);
       co_return co_await bridge();
     });
-    return within(*done);
+    return handoff_within(*done);
   }
   template <class F>
   static auto start_child_and_wait(F f) {
@@ -184,7 +163,7 @@ struct CoroVariant {
       auto bridge = fb::coro::sync_to_async(f);
       co_return co_await bridge();
     });
-    return within(*done);
+    return handoff_within(*done);
   }
   static Pending start_cancellable(fb::Runtime& rt, std::function<void(std::stop_token)> body) {
     auto signal = std::make_shared<asio::cancellation_signal>();
@@ -202,7 +181,7 @@ struct CoroVariant {
         asio::bind_cancellation_slot(signal->slot(), asio::use_future)));
     auto io = rt.io_executor();
     return {[signal, io] { asio::post(io, [signal] { signal->emit(asio::cancellation_type::terminal); }); },
-            [fut] { return within(*fut); }};
+            [fut] { return future_within(*fut); }};
   }
   static void async_to_sync_on_fiber() {
     fb::coro::async_to_sync([]() -> asio::awaitable<int> { co_return 1; })();
@@ -225,10 +204,6 @@ struct Names {
 using Both = ::testing::Types<FiberVariant, CoroVariant>;
 TYPED_TEST_SUITE(Variants, Both, Names);
 
-std::thread::id reference_sync_thread(fb::Runtime& rt) {
-  auto t = rt.spawn([] { return fb::sync_to_async([] { return std::this_thread::get_id(); })(); });
-  return within(t);
-}
 
 static fb::ContextVar<std::string> user{"user"};
 
@@ -240,13 +215,13 @@ TYPED_TEST(Variants, Rule1BodyRunsOnTheParkedCallerThread) {
 }
 
 TYPED_TEST(Variants, Rule5BodyOfATaskRunsOnTheProcessWideSyncThread) {
-  const auto sync = reference_sync_thread(this->rt);
+  const auto sync = sync_thread_id();
   EXPECT_EQ(TypeParam::from_task(this->rt, [] { return std::this_thread::get_id(); }), sync);
   EXPECT_NE(sync, std::this_thread::get_id());
 }
 
 TYPED_TEST(Variants, NotThreadSensitiveRunsOnThePool) {
-  const auto sync = reference_sync_thread(this->rt);
+  const auto sync = sync_thread_id();
   const auto where =
       TypeParam::round_trip(this->rt, [] { return std::this_thread::get_id(); }, {.thread_sensitive = false});
   EXPECT_NE(where, std::this_thread::get_id());
@@ -267,12 +242,7 @@ TYPED_TEST(Variants, Rule4WaitingOnAChildThatNeedsOurSyncThreadRaisesWouldDeadlo
 
 TYPED_TEST(Variants, ExceptionComesBackAsTheSameObject) {
   auto original = std::make_exception_ptr(std::logic_error("from the body"));
-  const void* address = nullptr;
-  try {
-    std::rethrow_exception(original);
-  } catch (const std::exception& e) {
-    address = &e;
-  }
+  const void* address = address_of(original);
   try {
     TypeParam::round_trip(this->rt, [original] { std::rethrow_exception(original); });
     FAIL() << "no exception";
@@ -292,13 +262,11 @@ TYPED_TEST(Variants, CancellationResumesTheCallerAndDetachesTheBody) {
     gate.wait();  // still running when the caller is cancelled
     saw_stop->set_value(st.stop_requested());
   });
-  auto s = started->get_future();
-  ASSERT_EQ(s.wait_for(kDeadline), std::future_status::ready);
+  future_within(started->get_future(), "body start");
   p.cancel();
   EXPECT_EQ(p.outcome(), "cancelled");
   release->set_value();
-  auto stopped = saw_stop->get_future();
-  EXPECT_TRUE(within(stopped));
+  EXPECT_TRUE(future_within(saw_stop->get_future()));
 }
 
 TYPED_TEST(Variants, ContextVariablesAreCopiedInAndBack) {
@@ -311,7 +279,7 @@ TYPED_TEST(Variants, ContextVariablesAreCopiedInAndBack) {
     });
     return seen + "," + user.value_or("-");
   });
-  EXPECT_EQ(within(result), "alice,bob");
+  EXPECT_EQ(future_within(result), "alice,bob");
 }
 
 TYPED_TEST(Variants, AsyncToSyncOnAFiberIsRefused) {
@@ -323,7 +291,7 @@ TYPED_TEST(Variants, AsyncToSyncOnAFiberIsRefused) {
       return true;
     }
   });
-  EXPECT_TRUE(within(t));
+  EXPECT_TRUE(get_within(t));
 }
 
 TYPED_TEST(Variants, SyncToAsyncOfAnExecutorTogetherWithThreadSensitiveIsRejected) {

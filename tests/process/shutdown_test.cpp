@@ -8,6 +8,7 @@
 #include <atomic>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "child_process.hpp"
@@ -35,29 +36,55 @@ void block_until(const std::atomic<bool>& release) {
   while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
 }
 
+// A child's runtime destroyed while fibers are blocked in sync_to_async bodies.
+struct Blocked {
+  explicit Blocked(int bodies) : entered(bodies) {}
+  std::latch entered;
+  std::atomic<int> cancelled{0};
+  std::atomic<bool> release{false};
+
+  // Calls sync_to_async(options) with a body that blocks until `release`; a CancelledError is
+  // counted and rethrown.
+  void call(fb::SyncToAsyncOptions options = {}) {
+    try {
+      fb::sync_to_async([this] { entered.count_down(); block_until(release); }, options)();
+    } catch (const fb::CancelledError&) {
+      cancelled.fetch_add(1);
+      throw;
+    }
+  }
+};
+
+// Runs in the child: `spawn(rt, blocked)` starts fibers on a runtime with `threads` threads, which
+// is destroyed once `bodies` bodies block; then they are released. Exit code 0 when `cancellations`
+// fibers got CancelledError, else 10 + how many did.
+template <class Spawn>
+int destroy_while_blocked(unsigned threads, int bodies, int cancellations, Spawn spawn) {
+  static std::optional<Blocked> blocked;  // static: the detached bodies outlive this frame
+  blocked.emplace(bodies);
+  {
+    fb::Runtime rt{fb::RuntimeOptions{.threads = threads}};
+    spawn(rt, *blocked);
+    blocked->entered.wait();
+  }  // ~Runtime: the fibers wake with CancelledError; the bodies run on, detached
+  const int n = blocked->cancelled.load();
+  blocked->release = true;
+  return n == cancellations ? 0 : 10 + n;
+}
+
 TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInSyncToAsync) {
   auto r = run_in_child(
       [] {
-        static std::atomic<bool> release{false};
-        std::latch entered(2);
-        std::atomic<int> cancelled{0};
-        {
-          fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+        return destroy_while_blocked(2, 2, 2, [](fb::Runtime& rt, Blocked& b) {
           for (bool sensitive : {true, false}) {
-            rt.spawn([&, sensitive] {
+            rt.spawn([&b, sensitive] {
               try {
-                fb::sync_to_async([&] { entered.count_down(); block_until(release); },
-                                  {.thread_sensitive = sensitive})();
+                b.call({.thread_sensitive = sensitive});
               } catch (const fb::CancelledError&) {
-                cancelled.fetch_add(1);
               }
             });
           }
-          entered.wait();
-        }  // ~Runtime: both fibers wake with CancelledError; the bodies run on, detached
-        const int code = cancelled.load() == 2 ? 0 : 10 + cancelled.load();
-        release = true;
-        return code;
+        });
       },
       20s);
   ASSERT_FALSE(r.timed_out) << "~Runtime hung with fibers blocked in sync_to_async";
@@ -68,30 +95,16 @@ TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInSyncToAsync) {
 TEST(Shutdown, RuntimeDestructorCancelsFibersBlockedInTaskGet) {
   auto r = run_in_child(
       [] {
-        static std::atomic<bool> release{false};
-        std::latch entered(1);
-        std::atomic<int> cancelled{0};
-        {
-          fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
-          rt.spawn([&] {
-            auto inner = fb::spawn([&] {
-              try {
-                fb::sync_to_async([&] { entered.count_down(); block_until(release); })();
-              } catch (const fb::CancelledError&) {
-                cancelled.fetch_add(1);
-                throw;
-              }
-            });
+        return destroy_while_blocked(1, 1, 2, [](fb::Runtime& rt, Blocked& b) {
+          rt.spawn([&b] {
+            auto inner = fb::spawn([&b] { b.call(); });
             try {
               inner.get();
             } catch (const fb::CancelledError&) {
-              cancelled.fetch_add(1);
+              b.cancelled.fetch_add(1);
             }
           });
-          entered.wait();
-        }
-        release = true;
-        return cancelled.load() == 2 ? 0 : 1;
+        });
       },
       20s);
   ASSERT_FALSE(r.timed_out) << "~Runtime hung with a fiber blocked in Task::get";

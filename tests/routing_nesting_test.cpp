@@ -1,15 +1,13 @@
-// tests/routing_test.cpp — where thread-sensitive bodies and async_to_sync fibers run when the
-// bridges nest: asgiref's nested scenarios (#11, #25, #26, #37, #38, #39, #54, #55, #56, #57),
-// routing rule 1 following spawned fibers and walking out to the nearest waiting frame, rule 3
-// (force_new_loop), rule 4 (WouldDeadlockError, and no false positives: #44/#495), and the
-// precise point "routing state travels like a context variable".
+// tests/routing_nesting_test.cpp — where thread-sensitive bodies and async_to_sync fibers run when
+// the bridges nest: asgiref's nested scenarios (#11, #25, #26, #37, #38, #39, #54, #55, #56, #57),
+// routing rule 1 following spawned fibers and walking out to the nearest waiting frame, and the
+// precise point "routing state travels like a context variable". (Rules 3 and 4, holds and load:
+// routing_rules_test.cpp.)
 #include "fixtures.hpp"
 
 #include <boost/fiber/barrier.hpp>
-#include <boost/fiber/operations.hpp>
 
 #include <memory>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,23 +15,7 @@ namespace {
 
 using namespace fbtest;
 
-std::thread::id here() { return std::this_thread::get_id(); }
-
-// The process-wide sync thread (rule 5), asked from a fiber outside any scope. Asked before each
-// test (SetUp): thread ids of threads that have exited are reused, so it must not be asked for the
-// first time after, say, a ThreadSensitiveContext's thread has retired.
-std::thread::id sync_thread_id() {
-  static const std::thread::id id = [] {
-    fb::Runtime probe{fb::RuntimeOptions{.threads = 1}};
-    return get_within(probe.spawn([] { return fb::sync_to_async(here)(); }));
-  }();
-  return id;
-}
-
-class Routing : public ShapedTest {
- protected:
-  void SetUp() override { (void)sync_thread_id(); }
-};
+class Routing : public SyncThreadShapedTest {};
 FB_INSTANTIATE_SHAPES(Routing);
 
 // #11 test_async_to_sync_to_async: async_to_sync inside a sync body runs on the outer fiber's
@@ -230,18 +212,22 @@ TEST_P(Routing, TwoNestedTasksMakeSensitiveCallsWithoutAFalseDeadlock) {
       const auto body_thread = here();
       return fb::async_to_sync([body_thread] {
         boost::fibers::barrier barrier(3);
-        auto worker = [&barrier, body_thread] {
+        auto worker = [&barrier, body_thread](int v) {
           barrier.wait();
-          return fb::sync_to_async(here)() == body_thread;
+          return fb::sync_to_async([v] { return std::pair{v, here()}; })();
         };
-        auto a = fb::spawn(worker);
-        auto b = fb::spawn(worker);
+        auto a = fb::spawn(worker, 1);
+        auto b = fb::spawn(worker, 2);
         barrier.wait();
-        return a.get() && b.get();
+        const auto [va, wa] = a.get();
+        const auto [vb, wb] = b.get();
+        return std::pair{va + vb, wa == body_thread && wb == body_thread};
       })();
     })();
   });
-  EXPECT_TRUE(get_within(t));
+  const auto [sum, routed_to_the_inner_frame] = get_within(t);
+  EXPECT_EQ(sum, 3);
+  EXPECT_TRUE(routed_to_the_inner_frame);
 }
 
 // Precise point: spawn from a plain thread outside any async_to_sync creates no frame, so the
@@ -291,144 +277,6 @@ TEST_P(Routing, FiberSpawnedByASyncBodyRoutesAsItsFiberWould) {
   const auto [context_thread, child_thread] = get_within(t);
   EXPECT_NE(context_thread, sync_thread_id());
   EXPECT_EQ(child_thread, context_thread);
-}
-
-// ---- rule 3: force_new_loop ------------------------------------------------------------------
-
-TEST_P(Routing, ForceNewLoopFiberRoutesSensitiveWorkBackToTheWaitingThread) {
-  auto t = rt.spawn([&] {
-    return fb::sync_to_async([&] {
-      const auto body_thread = here();
-      const auto [runtime, routed] = fb::async_to_sync([] {
-        auto child = fb::spawn([] { return fb::sync_to_async(here)(); });
-        return std::pair{fb::current_runtime(), child.get()};
-      }, {.force_new_loop = true})();
-      return std::pair{runtime != &rt && runtime != nullptr, routed == body_thread};
-    })();
-  });
-  const auto [private_runtime, routed_back] = get_within(t);
-  EXPECT_TRUE(private_runtime);
-  EXPECT_TRUE(routed_back);
-}
-
-// ---- rule 4 ----------------------------------------------------------------------------------
-
-// A sync body waits for a fiber it spawned, which routes back to the body's own (held) thread:
-// WouldDeadlockError instead of a hang.
-TEST_P(Routing, WaitingOnAChildThatNeedsTheHeldThreadRaisesWouldDeadlock) {
-  auto t = rt.spawn([] {
-    return fb::sync_to_async([] {
-      auto child = fb::spawn([] { return fb::sync_to_async([] { return 1; })(); });
-      try {
-        child.get();
-        return std::string("no error");
-      } catch (const fb::WouldDeadlockError& e) {
-        return std::string(e.what());
-      }
-    })();
-  });
-  EXPECT_EQ(get_within(t), "Single thread executor already being used, would deadlock");
-}
-
-// A body running on the parked caller (rule 1) that waits for a child with Task::get serves the
-// child's call routed back to it (API.md "Task::get() on a plain thread"): frames are served
-// re-entrantly, so a frame is never "held" and there is no false WouldDeadlockError. Rule 4
-// applies to single threads (the sync thread, a ThreadSensitiveContext's thread).
-TEST_P(Routing, BodyOnTheParkedCallerServesItsChildrenWhileWaitingInTaskGet) {
-  run_with_deadline([&] {
-    const auto caller = here();
-    const std::string outcome = fb::async_to_sync([caller] {
-      return fb::sync_to_async([caller] {
-        auto child = fb::spawn([] { return fb::sync_to_async(here)(); });
-        try {
-          return std::string(child.get() == caller ? "served on the parked caller" : "ran elsewhere");
-        } catch (const fb::WouldDeadlockError&) {
-          return std::string("WouldDeadlockError");
-        }
-      })();
-    }, {.runtime = &rt})();
-    EXPECT_EQ(outcome, "served on the parked caller");
-  });
-}
-
-// A hold ends when its body returns: a task that outlives the body just queues there.
-TEST_P(Routing, HoldEndsWhenTheBodyReturns) {
-  auto t = rt.spawn([] {
-    auto gate = std::make_shared<FiberEvent>();
-    auto child = fb::sync_to_async([gate] {
-      return fb::spawn([gate] {
-        gate->wait("body return");
-        return fb::sync_to_async([] { return 9; })();
-      });
-    })();
-    gate->set();  // the spawning body has returned
-    return child.get();
-  });
-  EXPECT_EQ(get_within(t), 9);
-}
-
-// #495: unrelated fibers never see another chain's hold: while one chain's body holds the sync
-// thread, another fiber's sensitive call just queues behind it.
-TEST_P(Routing, UnrelatedFiberNeverSeesAnotherChainsHold) {
-  auto other_calling = std::make_shared<ThreadEvent>();
-  auto holder = rt.spawn([other_calling] {
-    fb::sync_to_async([other_calling] { other_calling->wait("other fiber's call"); })();
-  });
-  auto other = rt.spawn([other_calling] {
-    other_calling->set();
-    try {
-      return fb::sync_to_async([] { return std::string("ran"); })();
-    } catch (const fb::WouldDeadlockError&) {
-      return std::string("false WouldDeadlockError");
-    }
-  });
-  get_within(holder);
-  EXPECT_EQ(get_within(other), "ran");
-}
-
-// #44: a failing body releases its hold as well as a returning one does.
-TEST_P(Routing, FailingBodyReleasesItsHold) {
-  auto t = rt.spawn([] {
-    fb::Task<int> child;
-    auto gate = std::make_shared<FiberEvent>();
-    try {
-      fb::sync_to_async([&child, gate] {
-        child = fb::spawn([gate] {
-          gate->wait("body failure");
-          return fb::sync_to_async([] { return 4; })();
-        });
-        throw std::runtime_error("body failed");
-      })();
-    } catch (const std::runtime_error&) {
-    }
-    gate->set();  // the body has ended (by an exception)
-    return child.get();
-  });
-  EXPECT_EQ(get_within(t), 4);
-}
-
-// ---- nesting under load ----------------------------------------------------------------------
-
-TEST_P(Routing, ManyPlainThreadsEachGetTheirOwnSensitiveWorkBack) {
-  constexpr int kThreads = 6, kCalls = 30;
-  run_with_deadline([&] {
-    std::atomic<int> wrong{0};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kThreads; ++i)
-      threads.emplace_back([&] {
-        const auto me = here();
-        for (int c = 0; c < kCalls; ++c) {
-          const auto where = fb::async_to_sync([] {
-            auto a = fb::spawn([] { return fb::sync_to_async(here)(); });
-            const auto b = fb::sync_to_async(here)();
-            return a.get() == b ? b : std::thread::id{};
-          }, {.runtime = &rt})();
-          if (where != me) wrong.fetch_add(1);
-        }
-      });
-    for (auto& th : threads) th.join();
-    EXPECT_EQ(wrong.load(), 0);
-  });
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
-// tests/sync_to_async_test.cpp — SyncToAsync on its own (no enclosing async_to_sync): results of
-// every kind, arguments decay-copied, exceptions as the same object, only the calling fiber
-// suspends (asgiref #1), the process-wide sync thread (rule 5), the blocking pool, user
-// executors (#43), the decorator form, and thousands of concurrent fibers each bridging.
+// tests/sync_to_async_call_test.cpp — SyncToAsync on its own (no enclosing async_to_sync): results
+// of every kind, arguments decay-copied, exceptions as the same object, only the calling fiber
+// suspends (asgiref #1), the process-wide sync thread (rule 5), the blocking pool, user executors
+// (#43), the decorator form. (Thousands of fibers at once: sync_to_async_load_test.cpp.)
 #include "fixtures.hpp"
 
 #include <sched.h>
@@ -11,10 +11,8 @@
 #include <algorithm>
 #include <functional>
 #include <latch>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -33,20 +31,7 @@ static_assert(fb::is_async_callable_v<decltype(fb::mark_async([] { return 1; }))
 static_assert(fb::is_async_callable_v<const decltype(fb::sync_to_async(&plain_function))&>);
 static_assert(!fb::is_async_callable_v<decltype([] { return 1; })>);
 
-// The thread id of the process-wide sync thread (rule 5), asked from a fiber outside any scope.
-// Asked before each test: ids of exited threads are reused.
-std::thread::id sync_thread_id() {
-  static const std::thread::id id = [] {
-    fb::Runtime probe{fb::RuntimeOptions{.threads = 1}};
-    return get_within(probe.spawn([] { return fb::sync_to_async([] { return std::this_thread::get_id(); })(); }));
-  }();
-  return id;
-}
-
-class SyncToAsyncShape : public ShapedTest {
- protected:
-  void SetUp() override { (void)sync_thread_id(); }
-};
+class SyncToAsyncShape : public SyncThreadShapedTest {};
 FB_INSTANTIATE_SHAPES(SyncToAsyncShape);
 
 // #1 test_sync_to_async: the result comes back, and while the body blocks only the calling fiber
@@ -219,14 +204,7 @@ TEST_P(SyncToAsyncShape, ExceptionComesBackAsTheSameObject) {
   std::atomic<const void*> thrown{nullptr};
   auto t = rt.spawn([&thrown] {
     try {
-      fb::sync_to_async([&thrown] {
-        try {
-          throw Boom();
-        } catch (const Boom& b) {
-          thrown = &b;
-          throw;
-        }
-      })();
+      fb::sync_to_async([&thrown] { throw_noting_address(Boom(), thrown); })();
     } catch (const Boom& b) {
       return static_cast<const void*>(&b);
     }
@@ -244,9 +222,9 @@ TEST_P(SyncToAsyncShape, FailingCallsLeaveNoDeadlockHoldBehind) {
     int caught = 0;
     for (int i = 0; i < 3; ++i) {
       try {
-        fb::sync_to_async([] { throw std::runtime_error("x"); })();
-      } catch (const std::runtime_error&) {
-        ++caught;
+        fb::sync_to_async([] { throw std::runtime_error("boom"); })();
+      } catch (const std::runtime_error& e) {
+        if (std::string(e.what()) == "boom") ++caught;
       }
     }
     return caught + fb::sync_to_async([] { return 10; })();
@@ -312,112 +290,6 @@ TEST(SyncToAsync, DefaultOptionsAreThreadSensitiveWithoutExecutor) {
   auto wrapped = fb::sync_to_async([] {});
   EXPECT_TRUE(wrapped.options().thread_sensitive);
   EXPECT_EQ(wrapped.options().executor, nullptr);
-}
-
-// ---- thousands of concurrent fibers, each bridging -------------------------------------------
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kManyFibers = 500;
-#else
-constexpr int kManyFibers = 3000;
-#endif
-
-TEST_P(SyncToAsyncShape, ThousandsOfFibersEachBridgeAndGetTheirOwnResult) {
-  std::vector<fb::Task<long>> tasks;
-  tasks.reserve(kManyFibers);
-  for (int i = 0; i < kManyFibers; ++i) {
-    tasks.push_back(rt.spawn([i] {
-      const long a = fb::sync_to_async([](int x) { return 2L * x; }, {.thread_sensitive = false})(i);
-      boost::this_fiber::yield();
-      const long b = fb::sync_to_async([](int x) { return 3L * x; })(i);  // the sync thread
-      return a + b;
-    }));
-  }
-  long mismatches = 0;
-  for (int i = 0; i < kManyFibers; ++i)
-    if (get_within(tasks[i], "bridging fiber") != 5L * i) ++mismatches;
-  EXPECT_EQ(mismatches, 0);
-}
-
-// Many fibers, few scheduler threads, blocking bodies: the scheduler threads keep running other
-// fibers while bodies block, so 64 bodies that each wait for ALL the others still finish.
-TEST_P(SyncToAsyncShape, BlockedBodiesDoNotStallOtherFibers) {
-  constexpr int kBodies = 64;
-  auto everyone = std::make_shared<std::latch>(kBodies);
-  std::vector<fb::Task<void>> tasks;
-  for (int i = 0; i < kBodies; ++i)
-    tasks.push_back(rt.spawn([everyone] {
-      fb::sync_to_async([everyone] { everyone->arrive_and_wait(); }, {.thread_sensitive = false})();
-    }));
-  for (auto& t : tasks) get_within(t, "64 bodies waiting for each other");
-}
-
-// The pool grows beyond its core when its bodies block: 64 bodies that can only finish once all
-// 64 have started. No submit comes after the 64th, so the pool's own stall check (its monitor)
-// must add the threads (or wake idle ones, when earlier tests left some).
-TEST_P(SyncToAsyncShape, PoolGrowsPastItsCoreWhenEveryBodyBlocks) {
-  constexpr int kBodies = 64;
-  struct Gate {
-    std::mutex m;
-    std::set<std::thread::id> threads;
-    ThreadEvent all_started;
-  };
-  auto gate = std::make_shared<Gate>();
-  std::vector<fb::Task<void>> tasks;
-  for (int i = 0; i < kBodies; ++i) {
-    tasks.push_back(rt.spawn([gate] {
-      fb::sync_to_async([gate] {
-        {
-          std::lock_guard g(gate->m);
-          gate->threads.insert(std::this_thread::get_id());
-          if (gate->threads.size() == static_cast<std::size_t>(kBodies)) gate->all_started.set();
-        }
-        gate->all_started.wait("all 64 pool bodies started (stall growth)");
-      }, {.thread_sensitive = false})();
-    }));
-  }
-  for (auto& t : tasks) get_within(t, "64 blocked pool bodies");
-  EXPECT_EQ(gate->threads.size(), static_cast<std::size_t>(kBodies));
-}
-
-// Short bodies do not grow the pool: 64 fibers x 16 trivial calls arrive much faster than a
-// sleeping thread wakes, yet run on a handful of threads, because beyond its core the pool adds
-// threads only when its queue stalls. (The old pool started a thread whenever no worker was idle:
-// such a burst ran on 64 threads, the 8 busiest of them running about a quarter of the calls.)
-//
-// Not simply "at most 8 distinct threads": the pool is process-wide, earlier tests grew it to 64+
-// idle threads, and a burst wakes some of them (up to `core` claimed at once, each woken worker
-// waking the next while jobs wait: usually 3-8 threads here, sometimes 12). And on a loaded
-// machine a scheduling pause of the busy workers is indistinguishable from blocked bodies: the
-// pool then rightly hands every queued job (up to 62) to idle or new threads once. So the robust
-// claim is about where the bodies ran: the 8 busiest threads ran at least 3/4 of the calls (a
-// spurious stall moves at most 62 of the 1024).
-TEST_P(SyncToAsyncShape, ShortBodiesInABurstRunOnAFewThreads) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // The pool tells blocked bodies from short ones by time (a 500 µs stall); sanitizers slow
-  // every job and switch by 3-15x, so there the pool rightly grows and the bound means nothing.
-  GTEST_SKIP() << "a timing policy: checked in the normal build";
-#endif
-  constexpr int kFibers = 64, kCalls = 16, kTotal = kFibers * kCalls;
-  std::mutex m;
-  std::map<std::thread::id, int> calls_by_thread;
-  std::vector<fb::Task<void>> tasks;
-  for (int i = 0; i < kFibers; ++i) {
-    tasks.push_back(rt.spawn([&] {
-      for (int c = 0; c < kCalls; ++c) {
-        fb::sync_to_async([&] {
-          std::lock_guard g(m);
-          ++calls_by_thread[std::this_thread::get_id()];
-        }, {.thread_sensitive = false})();
-      }
-    }));
-  }
-  for (auto& t : tasks) get_within(t, "64 fibers x 16 short pool calls");
-  std::vector<int> counts;
-  for (const auto& [id, n] : calls_by_thread) counts.push_back(n);
-  std::sort(counts.begin(), counts.end(), std::greater<>());
-  const int busiest8 = std::accumulate(counts.begin(), counts.begin() + std::min<std::size_t>(8, counts.size()), 0);
-  EXPECT_GE(busiest8, kTotal * 3 / 4) << counts.size() << " distinct threads ran the " << kTotal << " calls";
 }
 
 }  // namespace

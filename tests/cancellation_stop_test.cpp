@@ -1,17 +1,13 @@
-// tests/cancellation_test.cpp — Task::request_stop and this_task: sticky and idempotent stops,
+// tests/cancellation_stop_test.cpp — Task::request_stop and this_task: sticky and idempotent stops,
 // the interruption points (sync_to_async on entry and while waiting; Task::get/wait/wait_for on a
 // fiber), a fiber released at once while its body stays blocked (asgiref §2.9), bodies taking a
-// std::stop_token, absorbed cancellations, propagation into a nested async_to_sync fiber
-// (asgiref #48, #50, #51), context copy-back after cancellation, wait_for timeouts, and a stop
-// while a ThreadSensitiveContext's exit waits.
+// std::stop_token, absorbed cancellations, context copy-back after cancellation, wait_for
+// timeouts. (Stops reaching nested fibers: cancellation_nested_test.cpp.)
 #include "fixtures.hpp"
 
-#include <boost/fiber/future.hpp>
 #include <boost/fiber/operations.hpp>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -24,15 +20,6 @@ class Cancellation : public ShapedTest {};
 FB_INSTANTIATE_SHAPES(Cancellation);
 
 fb::ContextVar<std::string> trace{"trace"};
-
-// Blocks until `st` is stopped (or the deadline passes); true when stopped. No polling.
-bool wait_for_stop(std::stop_token st) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lk(m);
-  (void)cv.wait_for(lk, st, kDeadline, [] { return false; });
-  return st.stop_requested();
-}
 
 TEST(ThisTask, OnAPlainThreadNothingIsStoppedAndTheTokenIsEmpty) {
   run_with_deadline([] {
@@ -99,18 +86,8 @@ INSTANTIATE_TEST_SUITE_P(ShapesAndRouting, CancellationWhileBlocked,
 TEST_P(CancellationWhileBlocked, FiberIsReleasedAtOnceWhileTheBodyRunsOn) {
   const auto [threads, sensitive] = GetParam();
   fb::Runtime rt{fb::RuntimeOptions{.threads = threads}};
-  struct Shared {
-    ThreadEvent started, release, finished;
-  };
-  auto sh = std::make_shared<Shared>();
-  auto t = rt.spawn([sh, sensitive = sensitive] {
-    return fb::sync_to_async([sh] {
-      sh->started.set();
-      sh->release.wait("body release");
-      sh->finished.set();
-      return 1;
-    }, {.thread_sensitive = sensitive})();
-  });
+  auto sh = std::make_shared<BlockingBody>();
+  auto t = BlockingBody::spawn(rt, sh, {.thread_sensitive = sensitive});
   sh->started.wait("body start");
   t.request_stop();
   ASSERT_TRUE(t.wait_for(kDeadline)) << "the fiber was not released while its body is blocked";
@@ -252,123 +229,6 @@ TEST_P(Cancellation, GetOfACancelledTaskRethrowsCancelledError) {
   EXPECT_THROW(get_within(outer), fb::CancelledError);
 }
 
-// ---- propagation into nested async_to_sync fibers ---------------------------------------------
-
-// #48 test_inner_shield_sync_middleware: the stop reaches the fiber of an async_to_sync nested in
-// the awaited body; that fiber may absorb it and finish normally; the outer fiber still gets
-// CancelledError once released (API.md; asgiref would swallow it instead).
-TEST_P(Cancellation, StopReachesTheFiberOfANestedAsyncToSync) {
-  struct Shared {
-    ThreadEvent inner_waiting, inner_finished;
-    std::atomic<bool> inner_saw_stop{false};
-  };
-  auto sh = std::make_shared<Shared>();
-  auto t = rt.spawn([sh] {
-    fb::sync_to_async([sh] {
-      fb::async_to_sync([sh] {
-        sh->inner_waiting.set();
-        try {  // the inner fiber blocks in a bridge until stopped
-          fb::sync_to_async([](std::stop_token st) { wait_for_stop(st); }, {.thread_sensitive = false})();
-        } catch (const fb::CancelledError&) {
-          sh->inner_saw_stop = fb::this_task::stop_requested();
-        }
-        sh->inner_finished.set();  // absorbed: finishes normally
-      })();
-    })();
-  });
-  sh->inner_waiting.wait("inner fiber start");
-  t.request_stop();
-  EXPECT_THROW(get_within(t), fb::CancelledError);
-  sh->inner_finished.wait("inner fiber end");
-  EXPECT_TRUE(sh->inner_saw_stop.load());
-}
-
-// #50 test_inner_shield_sync_and_async_middleware: through alternating layers
-// (fiber -> s2a -> a2s -> s2a -> a2s): the stop reaches the innermost fiber.
-TEST_P(Cancellation, StopReachesTheInnermostFiberThroughAlternatingLayers) {
-  struct Shared {
-    ThreadEvent innermost_waiting, innermost_finished;
-    std::atomic<bool> saw_stop{false};
-  };
-  auto sh = std::make_shared<Shared>();
-  auto t = rt.spawn([sh] {
-    fb::sync_to_async([sh] {
-      fb::async_to_sync([sh] {
-        fb::sync_to_async([sh] {
-          fb::async_to_sync([sh] {
-            sh->innermost_waiting.set();
-            try {
-              fb::sync_to_async([](std::stop_token st) { wait_for_stop(st); }, {.thread_sensitive = false})();
-            } catch (const fb::CancelledError&) {
-              sh->saw_stop = true;
-            }
-            sh->innermost_finished.set();
-          })();
-        })();
-      })();
-    })();
-  });
-  sh->innermost_waiting.wait("innermost fiber start");
-  t.request_stop();
-  EXPECT_THROW(get_within(t), fb::CancelledError);
-  sh->innermost_finished.wait("innermost fiber end");
-  EXPECT_TRUE(sh->saw_stop.load());
-}
-
-// #51 test_inner_shield_sync_and_async_middleware_sync_task: the stopped inner fiber shields a
-// subtask that itself bridges (s2a -> a2s): it waits for it with a raw Boost.Fiber future (not an
-// interruption point) and finishes normally; the subtask completes with its value.
-TEST_P(Cancellation, StoppedInnerFiberCanShieldABridgingSubtask) {
-  struct Shared {
-    ThreadEvent inner_waiting, inner_cancelled, subtask_release, inner_finished;
-    std::atomic<int> shielded_value{0};
-  };
-  auto sh = std::make_shared<Shared>();
-  auto t = rt.spawn([sh] {
-    fb::sync_to_async([sh] {
-      fb::async_to_sync([sh] {
-        auto promise = std::make_shared<boost::fibers::promise<int>>();
-        auto result = promise->get_future();
-        auto subtask = fb::spawn([sh, promise] {  // its own task: not stopped with the inner fiber
-          const int v = fb::sync_to_async([sh] {
-            sh->subtask_release.wait("subtask release");
-            return fb::async_to_sync([] { return 40; })() + 2;
-          }, {.thread_sensitive = false})();
-          promise->set_value(v);
-        });
-        sh->inner_waiting.set();
-        bool cancelled = false;
-        try {
-          subtask.get();  // interruption point: the stop arrives here
-          sh->shielded_value = -1;  // (not stopped)
-        } catch (const fb::CancelledError&) {
-          cancelled = true;
-        }
-        // Not inside the catch block: a fiber must not suspend while handling an exception (the
-        // C++ runtime keeps the caught-exception stack per OS thread, and fibers migrate).
-        if (cancelled) {
-          sh->inner_cancelled.set();
-          try {
-            sh->shielded_value = result.get();  // the shield: wait anyway, without an interruption point
-          } catch (...) {
-            sh->shielded_value = -2;  // the subtask was stopped along with the inner fiber
-          }
-        }
-        sh->inner_finished.set();
-      })();
-    })();
-  });
-  sh->inner_waiting.wait("inner fiber start");
-  t.request_stop();
-  EXPECT_THROW(get_within(t), fb::CancelledError);
-  // The subtask can finish only after the stop has reached the inner fiber (the stop's arrival
-  // there is not ordered with the outer fiber's release).
-  sh->inner_cancelled.wait("the stop reaching the inner fiber");
-  sh->subtask_release.set();
-  sh->inner_finished.wait("inner fiber end");
-  EXPECT_EQ(sh->shielded_value.load(), 42);
-}
-
 // ---- context after cancellation --------------------------------------------------------------
 
 // Changes the detached body made before the fiber was released come back; later ones do not.
@@ -433,40 +293,6 @@ TEST_P(Cancellation, TimeoutThenStopEndsTheTaskAtOnce) {
   EXPECT_TRUE(slow.wait_for(kDeadline));
   EXPECT_THROW(slow.get(), fb::CancelledError);
   release->set();
-}
-
-// ---- ThreadSensitiveContext exit under a stop --------------------------------------------------
-
-// If the fiber is stopped while its context's exit waits for pending work, it stops waiting; the
-// context thread finishes the work in the background.
-TEST_P(Cancellation, StopEndsTheWaitOfAThreadSensitiveContextExit) {
-  struct Shared {
-    ThreadEvent body_started, exiting, release, body_done;
-    std::atomic<bool> exit_returned{false};
-  };
-  auto sh = std::make_shared<Shared>();
-  auto request = rt.spawn([sh] {
-    {
-      fb::ThreadSensitiveContext scope;
-      (void)fb::spawn([sh] {  // pending work on the context's thread, never awaited here
-        fb::sync_to_async([sh] {
-          sh->body_started.set();
-          sh->release.wait("orphan release");
-          sh->body_done.set();
-        })();
-      });
-      fb::sync_to_async([sh] { sh->body_started.wait("body start"); }, {.thread_sensitive = false})();
-      sh->exiting.set();
-    }  // waits for the pending body, until stopped
-    sh->exit_returned = true;
-    return fb::this_task::stop_requested();
-  });
-  sh->exiting.wait("scope exit");
-  request.request_stop();
-  EXPECT_TRUE(get_within(request)) << "the exit must return once the fiber is stopped";
-  EXPECT_FALSE(sh->body_done.is_set());
-  sh->release.set();
-  sh->body_done.wait("background body");
 }
 
 }  // namespace
