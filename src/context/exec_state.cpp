@@ -1,4 +1,5 @@
-// context/exec_state.cpp — fiber-specific storage of ExecState; see exec_state.hpp.
+// context/exec_state.cpp — where ExecState lives: a runtime fiber's hangs off its scheduler
+// record, a plain thread's is a thread_local, other fibers' are in fiber-specific storage.
 #include "context/exec_state.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -6,6 +7,9 @@
 #include <boost/fiber/type.hpp>
 
 #include <algorithm>
+
+#include "scheduler/fiber_props.hpp"
+#include "scheduler/work_stealing.hpp"
 
 namespace fiberbridge::detail {
 
@@ -23,8 +27,10 @@ boost::fibers::fiber_specific_ptr<ExecState>& storage() {
 // freed when the thread exits (Boost does not free the main context's fiber-specific data).
 thread_local std::unique_ptr<ExecState> tl_thread_state;
 
-__attribute__((noinline)) bool on_main_context() noexcept {
-  return boost::fibers::context::active()->is_context(boost::fibers::type::main_context);
+// A runtime fiber's state hangs off its scheduler record (FiberProps::exec_state); on a
+// scheduler thread every context has one (or none yet), never somebody else's properties.
+FiberProps* runtime_record(boost::fibers::context* ctx) noexcept {
+  return scheduler_runs_here() ? FiberProps::of(ctx) : nullptr;
 }
 
 ExecState* make_state() {
@@ -49,10 +55,13 @@ std::shared_ptr<ContextData> ContextData::copy() const {
 }
 
 ExecState& current_state() {
-  if (on_main_context()) {
+  boost::fibers::context* const ctx = boost::fibers::context::active();
+  if (ctx->is_context(boost::fibers::type::main_context)) {
     if (!tl_thread_state) tl_thread_state.reset(make_state());
     return *tl_thread_state;
   }
+  if (FiberProps* p = runtime_record(ctx); p != nullptr && p->exec_state != nullptr)
+    return *static_cast<ExecState*>(p->exec_state);
   auto& fss = storage();
   ExecState* s = fss.get();
   if (s == nullptr) {
@@ -62,9 +71,21 @@ ExecState& current_state() {
   return *s;
 }
 
-void install_state(ExecState& state) { storage().reset(&state); }
+void install_state(ExecState& state) {
+  if (FiberProps* p = runtime_record(boost::fibers::context::active())) {
+    p->exec_state = &state;
+    return;
+  }
+  storage().reset(&state);
+}
 
-void drop_state() { storage().reset(nullptr); }
+void drop_state() {
+  if (FiberProps* p = runtime_record(boost::fibers::context::active()); p != nullptr && p->exec_state != nullptr) {
+    p->exec_state = nullptr;
+    return;
+  }
+  storage().reset(nullptr);
+}
 
 Scope inherit_scope() {
   const ExecState& s = current_state();

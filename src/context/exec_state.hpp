@@ -1,9 +1,10 @@
 // context/exec_state.hpp — what every fiber and every OS thread carries: its current context
 // variables, its routing state and its stop token.
 //
-// Owns: `ExecState`, kept in Boost.Fiber fiber-specific storage. On a plain thread that is the
-// storage of the thread's main fiber, so plain threads get one per thread for free; on a
-// runtime fiber it follows the fiber when it migrates (thread_local would not).
+// Owns: `ExecState`. A runtime fiber's lives in its entry frame and is reached through the
+// fiber's scheduler record (FiberProps), so it follows the fiber when it migrates (thread_local
+// would not); a plain thread's is a thread_local; other fibers (Boost.Fiber fibers a user
+// created) keep theirs in Boost fiber-specific storage.
 //
 // Invariants:
 //  * `Scope` is the part that travels (asgiref keeps it in contextvars): `spawn` snapshots it

@@ -5,6 +5,7 @@
 // storage):
 //  * `eh`: the fiber's C++ exception-handling state while it is switched out (see EhState);
 //  * `queued_at`: when an unstarted fiber was queued (the ready queue's age rule);
+//  * `exec_state`: the fiber's context variables, routing state and stop token (ExecState);
 //  * what Runtime::dump and the slow-fiber watchdog read (src/observe/): the fiber's id, whether
 //    it was last queued or picked, and what it waits for (set by the bridges, `WaitMark`).
 // Where it lives: a fiber spawned by a Runtime carries it at the top of its own stack
@@ -34,6 +35,9 @@ class FiberProps : public boost::fibers::fiber_properties {
 
   EhState eh;                   // valid while the context is switched out
   std::uint64_t queued_at = 0;  // ReadyQueue pick count when queued unstarted
+  // The fiber's ExecState (src/context/), while its runtime has one installed: one pointer away
+  // from the context, where fiber-specific storage would cost a map node per fiber and a lookup.
+  void* exec_state = nullptr;
 
   // Diagnostics. Written relaxed by the scheduler and the fiber itself, read by any thread
   // while the fiber's task is in its runtime's live registry (the record lives until then).

@@ -164,6 +164,8 @@ LaunchGuard::~LaunchGuard() {
   if (queued >= (spawner_runs_on_ ? 1u : 2u)) algo_->wake_peer_for_surplus();
 }
 
+bool scheduler_runs_here() noexcept { return tl_algo != nullptr; }
+
 ReadyQueue& WorkStealing::queue() noexcept { return group_.queue(index_); }
 
 void WorkStealing::wake_peer_for_surplus() noexcept {
@@ -178,6 +180,10 @@ WorkStealing::WorkStealing(SchedulerGroup& group, std::size_t index)
       thread_eh_(thread_eh_state()),
       bookkeeping_(bookkeeping_for_new_runtimes.load()) {
   tl_algo = this;
+}
+
+WorkStealing::~WorkStealing() {
+  if (tl_algo == this) tl_algo = nullptr;
 }
 
 void WorkStealing::awakened(context* ctx) noexcept {

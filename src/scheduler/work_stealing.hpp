@@ -195,9 +195,14 @@ class LaunchGuard {
 // block would then see another fiber's exception.
 void set_switch_bookkeeping_for_new_runtimes(bool on) noexcept;
 
+// True on a scheduler thread of a fiberbridge runtime (its algorithm is a WorkStealing), where
+// every context's properties record is a FiberProps (see fiber_props.hpp).
+bool scheduler_runs_here() noexcept;
+
 class WorkStealing final : public boost::fibers::algo::algorithm {
  public:
   WorkStealing(SchedulerGroup& group, std::size_t index);
+  ~WorkStealing() override;
   void awakened(boost::fibers::context* ctx) noexcept override;
   boost::fibers::context* pick_next() noexcept override;
   bool has_ready_fibers() const noexcept override;
