@@ -33,7 +33,10 @@ class BridgeShell {
 // options) it makes the bridge; called with options only it is the decorator form, which
 // checks the options now (`Check`, as asgiref does at decoration time) and returns a callable
 // F -> Bridge<F>.
-template <template <class> class Bridge, class Options, void (*Check)(const Options&) = nullptr>
+template <class Options>
+void accept_any(const Options&) noexcept {}
+
+template <template <class> class Bridge, class Options, void (*Check)(const Options&) = &accept_any<Options>>
 struct BridgeFactory {
   template <class F>
     requires(!std::is_same_v<std::decay_t<F>, Options>)
@@ -42,7 +45,7 @@ struct BridgeFactory {
   }
 
   auto operator()(Options options) const {
-    if constexpr (Check != nullptr) Check(options);
+    Check(options);
     return [options](auto&& f) { return Bridge<std::decay_t<decltype(f)>>(std::forward<decltype(f)>(f), options); };
   }
 };
