@@ -14,7 +14,7 @@ namespace {
 // Rule 4: is `target` held by a body of this call chain that is still running?
 void check_hold(const RoutingState& routing, const SyncExecutor* target) {
   for (const Hold* h = routing.holds.get(); h != nullptr; h = h->next.get()) {
-    if (h->target == target && h->active->load(std::memory_order_acquire)) throw WouldDeadlockError();
+    if (h->target == target && h->active.load(std::memory_order_acquire)) throw WouldDeadlockError();
   }
 }
 

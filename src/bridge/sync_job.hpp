@@ -30,7 +30,7 @@ struct SyncBody {
   std::shared_ptr<ContextData> body_context;
   Scope body_scope;  // moved onto the body's thread when it starts
   std::stop_source body_stop;
-  std::shared_ptr<std::atomic<bool>> hold;  // rule 4, when the target is a single thread
+  std::shared_ptr<const Hold> hold;         // rule 4, when the target is a single thread
   std::atomic<bool> resubmitting{false};    // a job destroyed now was refused, not dropped
 
   // The body runs in a copy of the caller's context (O(1): the map is immutable and shared).
@@ -52,15 +52,15 @@ struct SyncBody {
     body.stop = body_stop.get_token();
     body.outer_runtime = outer;
     if (route.holdable()) {
-      hold = std::make_shared<std::atomic<bool>>(true);
-      body.routing.holds = std::make_shared<const Hold>(Hold{route.target(), hold, body.routing.holds});
+      hold = std::make_shared<const Hold>(route.target(), body.routing.holds);
+      body.routing.holds = hold;
     } else {
       hold.reset();
     }
     body_scope = std::move(body);
   }
   void release_hold() noexcept {
-    if (hold) hold->store(false, std::memory_order_release);
+    if (hold) hold->active.store(false, std::memory_order_release);
   }
 };
 

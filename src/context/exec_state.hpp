@@ -60,9 +60,12 @@ struct ContextData {
 };
 
 // Rule-4 bookkeeping: "this call chain holds executor `target` while `active`".
+// `active` is cleared by the call's body when it ends (one allocation for the record and the
+// flag: the call and every scope of its chain share the record).
 struct Hold {
+  Hold(const SyncExecutor* t, std::shared_ptr<const Hold> n) noexcept : target(t), next(std::move(n)) {}
   const SyncExecutor* target;
-  std::shared_ptr<std::atomic<bool>> active;
+  mutable std::atomic<bool> active{true};
   std::shared_ptr<const Hold> next;
 };
 
