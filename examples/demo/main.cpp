@@ -3,8 +3,8 @@
 //
 //   demo [--requests N] [--db PATH] [--threads N]
 //
-// One request (handle_request, request.hpp) reads top to bottom like blocking code, yet only its own
-// fiber ever waits; the runtime's few scheduler threads keep serving the other requests:
+// One request (handle_request in request.hpp) reads top to bottom like blocking code, yet only its
+// own fiber ever waits; the runtime's few scheduler threads keep serving the other requests:
 //
 //   1. it waits for a simulated upstream service (boost::this_fiber::sleep_for);
 //   2. it runs a blocking checksum on the built-in blocking pool
@@ -19,9 +19,13 @@
 //      connection still never leaves its thread;
 //   5. it checks that it got its own data back.
 //
-// The Database class (database.hpp) checks the calling thread on every use, so a routing mistake would show up
+// The Database class checks the calling thread on every use, so a routing mistake would show up
 // as an error rather than as a silent data race. Exit status: 0 when every request got its own
 // data back, 1 when something failed (message on stderr), 2 for bad arguments.
+//
+// The parts: thread_log.hpp (which threads ran what), database.hpp (the one SQLite connection),
+// request.hpp (one request), server.hpp (all requests on one database), command_line.hpp, and
+// this file, which runs the server and reports.
 #include <fiberbridge/fiberbridge.hpp>
 
 #include <chrono>
