@@ -39,25 +39,32 @@ fb::Runtime& runtime() {
 
 int noop() { return 1; }
 
+// Runs `body` (which holds the `for (auto _ : state)` loop) on a fiber of the runtime and waits.
+template <class F>
+void on_fiber(F body) {
+  runtime().spawn(std::move(body)).get();
+}
+
+// Runs the coroutine `body` (an awaitable<T>-returning callable) on the runtime's io executor;
+// returns the future of its result.
+template <class F>
+auto on_io(F body) {
+  return asio::co_spawn(runtime().io_executor(), std::move(body), asio::use_future);
+}
+
 void P1_fiber_sync_to_async(benchmark::State& state) {
-  runtime()
-      .spawn([&] {
-        auto op = fb::sync_to_async(noop);
-        for (auto _ : state) benchmark::DoNotOptimize(op());
-      })
-      .get();
+  on_fiber([&] {
+    auto op = fb::sync_to_async(noop);
+    for (auto _ : state) benchmark::DoNotOptimize(op());
+  });
 }
 BENCHMARK(P1_fiber_sync_to_async)->UseRealTime()->MeasureProcessCPUTime();
 
 void P1_coro_sync_to_async(benchmark::State& state) {
-  asio::co_spawn(
-      runtime().io_executor(),
-      [&]() -> asio::awaitable<void> {
-        auto op = fb::coro::sync_to_async(noop);
-        for (auto _ : state) benchmark::DoNotOptimize(co_await op());
-      },
-      asio::use_future)
-      .get();
+  on_io([&]() -> asio::awaitable<void> {
+    auto op = fb::coro::sync_to_async(noop);
+    for (auto _ : state) benchmark::DoNotOptimize(co_await op());
+  }).get();
 }
 BENCHMARK(P1_coro_sync_to_async)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -99,23 +106,17 @@ void P4_coro_nested(benchmark::State& state) {
 BENCHMARK(P4_coro_nested)->UseRealTime()->MeasureProcessCPUTime();
 
 void IO_fiber_use_fiber_post(benchmark::State& state) {
-  runtime()
-      .spawn([&] {
-        auto io = fb::io_executor();
-        for (auto _ : state) asio::post(io, fb::use_fiber);
-      })
-      .get();
+  on_fiber([&] {
+    auto io = fb::io_executor();
+    for (auto _ : state) asio::post(io, fb::use_fiber);
+  });
 }
 BENCHMARK(IO_fiber_use_fiber_post)->UseRealTime()->MeasureProcessCPUTime();
 
 void IO_coro_post(benchmark::State& state) {
-  asio::co_spawn(
-      runtime().io_executor(),
-      [&]() -> asio::awaitable<void> {
-        for (auto _ : state) co_await asio::post(asio::use_awaitable);
-      },
-      asio::use_future)
-      .get();
+  on_io([&]() -> asio::awaitable<void> {
+    for (auto _ : state) co_await asio::post(asio::use_awaitable);
+  }).get();
 }
 BENCHMARK(IO_coro_post)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -159,39 +160,34 @@ int memory_mode(const std::string& variant, int n) {
   auto wait_until_held = [&](std::size_t k) {
     while (ex.size() < k) std::this_thread::yield();
   };
-  if (variant == "fiber") {
-    auto warm = rt.spawn([&] { return fb::sync_to_async(noop, opts)(); });
-    wait_until_held(1);
-    ex.release();
-    warm.get();
-  } else {
-    auto warm = asio::co_spawn(
+  // One suspended call of each variant: it parks in `ex` until ex.release().
+  auto fiber_call = [&] { return rt.spawn([&] { return fb::sync_to_async(noop, opts)(); }); };
+  auto coro_call = [&] {
+    return asio::co_spawn(
         rt.io_executor(),
         [opts]() -> asio::awaitable<int> {
           auto op = fb::coro::sync_to_async(noop, opts);
           co_return co_await op();
         },
         asio::use_future);
+  };
+  auto warm_up = [&](auto call) {
+    auto warm = call();
     wait_until_held(1);
     ex.release();
     warm.get();
-  }
+  };
+  if (variant == "fiber") warm_up(fiber_call);
+  else warm_up(coro_call);
   const long before = rss_bytes();
   std::vector<fb::Task<int>> tasks;
   std::vector<std::future<int>> futures;
   if (variant == "fiber") {
     tasks.reserve(n);
-    for (int i = 0; i < n; ++i) tasks.push_back(rt.spawn([&] { return fb::sync_to_async(noop, opts)(); }));
+    for (int i = 0; i < n; ++i) tasks.push_back(fiber_call());
   } else {
     futures.reserve(n);
-    for (int i = 0; i < n; ++i)
-      futures.push_back(asio::co_spawn(
-          rt.io_executor(),
-          [opts]() -> asio::awaitable<int> {
-            auto op = fb::coro::sync_to_async(noop, opts);
-            co_return co_await op();
-          },
-          asio::use_future));
+    for (int i = 0; i < n; ++i) futures.push_back(coro_call());
   }
   wait_until_held(static_cast<std::size_t>(n));
   const long after = rss_bytes();

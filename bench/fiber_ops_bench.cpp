@@ -102,12 +102,7 @@ static void BM_Ours_Skynet(benchmark::State& state) {
 
 // work_stealing(2) with suspend=false spins both threads: meaningless on one CPU.
 static void BM_RawWS_Skynet_Guarded(benchmark::State& state) {
-  if (allowed_cpus() < 2) {
-    state.SkipWithError("work_stealing(2) needs two CPUs (pinned run: n/a)");
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skip_unless_two_cpus(state, "work_stealing(2) needs two CPUs (pinned run: n/a)")) return;
   BM_RawWS_Skynet(state);
 }
 

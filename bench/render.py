@@ -113,11 +113,26 @@ def verdict(ok):
     return "—" if ok is None else ("**met**" if ok else "**missed**")
 
 
+def within(k):
+    """A check: ours ≤ k × the first baseline (None when either is missing)."""
+    return lambda o, b: None if o is None or b[0] is None else o <= k * b[0]
+
+
+def at_most_ns(limit):
+    """A check: ours ≤ limit ns (None when missing)."""
+    return lambda o, b: None if o is None else o <= limit
+
+
 # Each row: id, what, (bench, ours name, per), [(label, bench, name, per)], target text, check(ours, baselines) -> bool|None
 # check gets the ns values (None when missing).
 def rows_for(mode_name):
     pinned = mode_name == "pinned"
     R = []
+
+    def pinned_ratio(k, baseline):
+        """(target text, check) of a ratio target that holds for the pinned run only."""
+        return "≤ %g× %s%s" % (k, baseline, "" if pinned else " (pinned target)"), within(k) if pinned else None
+
     R.append(("P1" if pinned else "P2", "sync_to_async RT, thread-sensitive, trivial body (1-thread runtime)",
               ("sync_to_async_bench", "BM_S2A_ThreadSensitive/rt_threads:1", None),
               [("raw futex RT", "sync_to_async_bench", "BM_RawFutexRT/rts:1", None),
@@ -125,13 +140,13 @@ def rows_for(mode_name):
                ("Asio offload", "sync_to_async_bench", "BM_AsioOffload", None)],
               "≤ 1.2× raw and ≤ Asio" if pinned else "≤ 2 µs",
               (lambda o, b: None if o is None or b[0] is None or b[2] is None else (o <= 1.2 * b[0] and o <= b[2]))
-              if pinned else (lambda o, b: None if o is None else o <= 2000)))
+              if pinned else at_most_ns(2000)))
     if not pinned:
         R.append(("P2", "  same, split forced: caller thread on CPU 0, sync thread on CPU 1",
                   ("sync_to_async_bench", "BM_S2A_ThreadSensitive_Split", None),
                   [("raw futex RT split", "sync_to_async_bench", "BM_RawFutexRT_Split", None),
                    ("pure spin RT split", "sync_to_async_bench", "BM_SpinRT_Split", None)],
-                  "≤ 2 µs", lambda o, b: None if o is None else o <= 2000))
+                  "≤ 2 µs", at_most_ns(2000)))
     R.append(("—", "  same, 2-thread runtime", ("sync_to_async_bench", "BM_S2A_ThreadSensitive/rt_threads:2", None),
               [("raw futex RT", "sync_to_async_bench", "BM_RawFutexRT/rts:1", None)], "(info)", None))
     R.append(("—", "  same, non-sensitive (blocking pool)", ("sync_to_async_bench", "BM_S2A_NonSensitive/rt_threads:1", None),
@@ -140,40 +155,34 @@ def rows_for(mode_name):
               ("async_to_sync_bench", "BM_A2S_Trivial/rt_threads:1", None),
               [("raw futex RT", "async_to_sync_bench", "BM_RawFutexRT/rts:1", None),
                ("Asio co_spawn use_future", "async_to_sync_bench", "BM_AsioCoSpawnFuture", None)],
-              "≤ 1.3× raw" + ("" if pinned else " (pinned target)"),
-              (lambda o, b: None if o is None or b[0] is None else o <= 1.3 * b[0]) if pinned else None))
+              *pinned_ratio(1.3, "raw")))
     R.append(("P4", "nested: async_to_sync → one thread-sensitive sync_to_async back",
               ("nested_bench", "BM_Nested/rt_threads:1", None),
               [("2 raw futex RTs", "nested_bench", "BM_RawFutexRT/rts:2", None),
                ("2 pure spin RTs", "nested_bench", "BM_SpinRT/rts:2", None)],
-              "≤ 1.3× 2 raw RTs" + ("" if pinned else " (pinned target)"),
-              (lambda o, b: None if o is None or b[0] is None else o <= 1.3 * b[0]) if pinned else None))
+              *pinned_ratio(1.3, "2 raw RTs")))
     R.append(("P5", "throughput 64 fibers × 16 non-sensitive calls, per call (1-thread runtime)",
               ("throughput_bench", "BM_S2A_Throughput/rt_threads:1/sensitive:0", "calls"),
               [("Asio 64 coroutines × 16 via pool(1)", "throughput_bench", "BM_AsioOffloadThroughput", "calls")],
-              "≤ 300 ns/call", lambda o, b: None if o is None else o <= 300))
+              "≤ 300 ns/call", at_most_ns(300)))
     R.append(("—", "  same, 2-thread runtime", ("throughput_bench", "BM_S2A_Throughput/rt_threads:2/sensitive:0", "calls"),
               [("Asio", "throughput_bench", "BM_AsioOffloadThroughput", "calls")], "(info)", None))
     R.append(("—", "  same, thread-sensitive (sync thread)", ("throughput_bench", "BM_S2A_Throughput/rt_threads:1/sensitive:1", "calls"),
               [("Asio", "throughput_bench", "BM_AsioOffloadThroughput", "calls")], "(info)", None))
-    le11 = lambda o, b: None if o is None or b[0] is None else o <= 1.1 * b[0]
+    le11 = within(1.1)
     R.append(("P6", "spawn+join, 1-thread runtime", ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:1", None),
               [("raw round_robin", "fiber_ops_bench", "BM_Raw_SpawnJoin", None)], "≤ 1.1×", le11))
     R.append(("P6", "yield (one iteration = 2 switches), 1-thread runtime", ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
               [("raw round_robin", "fiber_ops_bench", "BM_Raw_Yield", None)], "≤ 1.1×", le11))
-    le105 = lambda o, b: None if o is None or b[0] is None else o <= 1.05 * b[0]
-    R.append(("sw", "yield, 1-thread runtime: per-switch bookkeeping (exception-state swap, watchdog stores)",
-              ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
-              [("same scheduler without it", "fiber_ops_bench", "BM_Ours_Yield_Bare", None)], "≤ 1.05×", le105))
-    R.append(("sw", "spawn+join, 1-thread runtime: per-switch bookkeeping",
-              ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:1", None),
-              [("same scheduler without it", "fiber_ops_bench", "BM_Ours_SpawnJoin_Bare", None)], "≤ 1.05×", le105))
-    R.append(("sw", "yield, 1-thread runtime: slow-fiber detector on (default)",
-              ("fiber_ops_bench", "BM_Ours_Yield/rt_threads:1", None),
-              [("detector off (threshold 0)", "fiber_ops_bench", "BM_Ours_Yield_DetectorOff", None)], "≤ 1.05×", le105))
-    R.append(("sw", "spawn+join, 1-thread runtime: slow-fiber detector on (default)",
-              ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:1", None),
-              [("detector off (threshold 0)", "fiber_ops_bench", "BM_Ours_SpawnJoin_DetectorOff", None)], "≤ 1.05×", le105))
+    # The cost of the per-switch bookkeeping and of the slow-fiber detector: ours vs ours without it.
+    for op, bop, cost, suffix, label in (
+            ("yield", "Yield", "per-switch bookkeeping (exception-state swap, watchdog stores)", "Bare",
+             "same scheduler without it"),
+            ("spawn+join", "SpawnJoin", "per-switch bookkeeping", "Bare", "same scheduler without it"),
+            ("yield", "Yield", "slow-fiber detector on (default)", "DetectorOff", "detector off (threshold 0)"),
+            ("spawn+join", "SpawnJoin", "slow-fiber detector on (default)", "DetectorOff", "detector off (threshold 0)")):
+        R.append(("sw", f"{op}, 1-thread runtime: {cost}", ("fiber_ops_bench", f"BM_Ours_{bop}/rt_threads:1", None),
+                  [(label, "fiber_ops_bench", f"BM_Ours_{bop}_{suffix}", None)], "≤ 1.05×", within(1.05)))
     R.append(("P6", "skynet (small), per fiber, 1-thread runtime", ("fiber_ops_bench", "@skynet/rt_threads:1", "fibers"),
               [("raw round_robin", "fiber_ops_bench", "@rawskynet", "fibers")], "≤ 1.1×", le11))
     R.append(("—", "spawn+join, 2-thread runtime", ("fiber_ops_bench", "BM_Ours_SpawnJoin/rt_threads:2", None),

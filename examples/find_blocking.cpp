@@ -1,6 +1,6 @@
 // examples/find_blocking.cpp — finding the fiber that blocks its scheduler thread.
 //
-//   find_blocking
+//   find_blocking [--help]
 //
 // A "request handler" fiber calls a blocking function directly (the classic bug: a database
 // driver, sleep, a mutex held across I/O) instead of through sync_to_async. The runtime's
@@ -16,6 +16,8 @@
 #include <iostream>
 #include <thread>
 
+#include "no_options.hpp"
+
 namespace fb = fiberbridge;
 using namespace std::chrono_literals;
 
@@ -24,9 +26,16 @@ namespace {
 // Stands for a blocking driver call that should have gone through sync_to_async.
 void legacy_lookup() { std::this_thread::sleep_for(300ms); }
 
+const char* const usage =
+    "usage: find_blocking [--help]\n"
+    "  Runs a fiber that blocks its scheduler thread (a direct sleep instead of sync_to_async)\n"
+    "  next to one that waits properly; prints the runtime's slow-fiber report (stderr) and\n"
+    "  Runtime::dump (stdout). Exit status 0 when exactly one report came.\n";
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  accept_no_options(argc, argv, "find_blocking", usage);
   std::atomic<int> reports{0};
   fb::RuntimeOptions options{.threads = 2, .name = "app"};
   options.on_slow_fiber = [&](const fb::SlowFiberReport& r) {

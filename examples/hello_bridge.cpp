@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "no_options.hpp"
+
 namespace fb = fiberbridge;
 
 // Blocking code: an ordinary function that sleeps like a slow database call.
@@ -19,7 +21,14 @@ int slow_square(int x) {
   return x * x;
 }
 
-int main() {
+const char* const usage =
+    "usage: hello_bridge [--help]\n"
+    "  Runs fiber code from main with async_to_sync and, on that fiber, blocking code with\n"
+    "  sync_to_async; prints 3*3 + 4*4 and the thread the blocking calls ran on. Exit status 0\n"
+    "  when they ran on main's thread, parked in async_to_sync (routing rule 1).\n";
+
+int main(int argc, char** argv) {
+  accept_no_options(argc, argv, "hello_bridge", usage);
   const auto main_thread = std::this_thread::get_id();
   bool ran_on_main = false;
 
