@@ -28,8 +28,8 @@ struct RuntimeAccess {
   //    finished and before the threads exit;
   //  * kLoopOwner: rule 3's frame of the thread waiting on this private runtime
   //    (src/bridge/async_call.*).
-  enum class Slot { kIoService, kLoopOwner };
-  static constexpr std::size_t kSlots = 2;
+  enum class Slot : std::size_t { kIoService, kLoopOwner, kCount };
+  static constexpr std::size_t kSlots = static_cast<std::size_t>(Slot::kCount);
   // The slot's value, created first by `make` when it is empty and `make` is not null.
   static std::shared_ptr<void> slot(Runtime& rt, Slot which, std::shared_ptr<void> (*make)(Runtime&));
   // Stores `value`, returns what the slot held.

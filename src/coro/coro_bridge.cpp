@@ -137,9 +137,8 @@ void CoroSyncCall::start(std::unique_ptr<CoroCompletion> completion) noexcept {
       c.service = s;
     }
     (void)submit_routed(ctl_, std::move(*c.route), c.options, c.routing, c.runtime);
-  } catch (...) {
-    c.release_hold();
-    c.complete(std::current_exception());
+  } catch (...) {  // not submitted: the same report as a body that failed
+    c.body_done(std::current_exception());
   }
 }
 
