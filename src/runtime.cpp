@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -23,6 +22,7 @@
 
 #include "detail/live_registry.hpp"
 #include "runtime_impl.hpp"
+#include "runtime_inbox.hpp"
 #include "detail/reaper.hpp"
 #include "observe/metrics_sources.hpp"
 #include "observe/runtime_observer.hpp"
@@ -49,13 +49,7 @@ __attribute__((noinline)) WorkerTag current_worker() noexcept { return tl_worker
 
 class Runtime::Impl {
  public:
-  struct Launch {
-    std::shared_ptr<detail::TaskStateBase> state;
-    detail::unique_function body;
-    detail::Scope seed;
-    boost::context::stack_context stack;
-    std::size_t shard = 0;  // of the live registry
-  };
+  using Launch = detail::Launch;
 
   Impl(Runtime& self, RuntimeOptions options)
       : self_(&self),
@@ -63,17 +57,17 @@ class Runtime::Impl {
         threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
         group_(threads_, options_.max_spin.count() >= 0 ? options_.max_spin : detail::Parker::default_max_spin()),
         stacks_(options_.stack_size),
+        inbox_(options_.inbox_capacity, &Impl::launch_batch, this),
         live_(threads_ + 1) {
     group_.set_stacks(&stacks_);
+    group_.set_outside(&inbox_);
     for (unsigned i = 0; i < threads_; ++i)  // at most 15 characters (pthread_setname_np)
       thread_names_.push_back((options_.name.substr(0, 10) + "-" + std::to_string(i)).substr(0, 15));
-    inboxes_.reserve(threads_);
-    for (unsigned i = 0; i < threads_; ++i) inboxes_.push_back(std::make_unique<Inbox>());
     threads.reserve(threads_);
     try {
       for (unsigned i = 0; i < threads_; ++i) threads.emplace_back([this, i] { worker_main(i); });
     } catch (...) {
-      close_inboxes();
+      close_workers();
       for (auto& t : threads) t.join();
       throw;
     }
@@ -83,6 +77,7 @@ class Runtime::Impl {
   ~Impl() { shutdown(); }
 
   unsigned thread_count() const noexcept { return threads_; }
+  detail::SchedulerGroup& scheduler() noexcept { return group_; }
 
   void spawn(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
     const WorkerTag here = current_worker();
@@ -95,14 +90,14 @@ class Runtime::Impl {
       stacks_.release(launch.stack);
       throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
     }
-    if (from_own_fiber) {
-      launch_here(std::move(launch), /*spawner_runs_on=*/true);
+    if (here.runtime == this) {  // one of its fibers, or an I/O handler on one of its threads
+      detail::LaunchGuard no_steal_until_detached(/*spawner_runs_on=*/true);
+      launch_here(std::move(launch));
       return;
     }
-    Inbox& inbox = *inboxes_[next_inbox_.fetch_add(1, std::memory_order_relaxed) % threads_];
-    std::lock_guard g(inbox.m);  // notify under the lock, as in close_inboxes()
-    inbox.q.push_back(std::move(launch));
-    inbox.cv.notify_one();
+    inbox_.push(std::move(launch), detail::scheduler_runs_here());
+    // The pusher's side of the idle handshake (runtime_inbox.hpp): published, then look.
+    if (group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(group_.size());
   }
 
   // Stops every live fiber and waits for them; called by ~Runtime and at exit for the default
@@ -176,7 +171,7 @@ class Runtime::Impl {
       io = std::move(slots_[kIo]);
     }
     io.reset();  // after the fibers (their pending operations were cancelled by the stop)
-    close_inboxes();
+    close_workers();
     for (auto& t : threads) t.join();
   }
 
@@ -202,54 +197,45 @@ class Runtime::Impl {
   std::vector<std::thread> threads;
 
  private:
-  struct Inbox {
-    std::mutex m;
-    boost::fibers::condition_variable_any cv;
-    std::deque<Launch> q;
-    bool closed = false;
-  };
-
-  void close_inboxes() {
-    for (auto& inbox : inboxes_) {
-      // Notify under the lock: Boost's notify() touches the worker's scheduler after making the
-      // worker runnable; holding the inbox mutex keeps the worker from exiting (and freeing its
-      // scheduler) until notify() has returned. Found by TSan.
-      std::lock_guard g(inbox->m);
-      inbox->closed = true;
-      inbox->cv.notify_all();
-    }
+  void close_workers() {
+    // Notify under the lock: Boost's notify() touches the worker's scheduler after making the
+    // worker runnable; holding the mutex keeps the worker from exiting (and freeing its
+    // scheduler) until notify() has returned. Found by TSan.
+    std::lock_guard g(close_m_);
+    closed_ = true;
+    close_cv_.notify_all();
   }
 
+  // A scheduler thread's main fiber only waits for the close: fibers, the inbox and the
+  // reactor are all served by the thread's dispatcher (the scheduling algorithm).
   void worker_main(unsigned index) {
     ::pthread_setname_np(::pthread_self(), thread_names_[index].c_str());
     detail::install_stack_guard_reporting(stacks_.stack_size());
     boost::fibers::use_scheduling_algorithm<detail::WorkStealing>(group_, index);
     tl_worker = WorkerTag{this, index};
     stacks_.attach_thread();
-    Inbox& inbox = *inboxes_[index];
-    std::unique_lock lk(inbox.m);
-    for (;;) {
-      inbox.cv.wait(lk, [&] { return !inbox.q.empty() || inbox.closed; });
-      if (inbox.q.empty()) break;  // closed and drained
-      std::deque<Launch> batch;
-      batch.swap(inbox.q);
-      lk.unlock();
-      for (auto& l : batch) launch_here(std::move(l), /*spawner_runs_on=*/false);
-      batch.clear();
-      lk.lock();
+    {
+      std::unique_lock lk(close_m_);
+      close_cv_.wait(lk, [this] { return closed_; });
     }
     tl_worker = WorkerTag{};
     stacks_.detach_thread();
     detail::remove_stack_guard_reporting();
   }
 
-  void launch_here(Launch launch, bool spawner_runs_on) {
+  // The inbox's launch path (runtime_inbox.hpp), on a scheduler thread's dispatcher.
+  static void launch_batch(void* self, std::vector<Launch>& batch) noexcept {
+    detail::LaunchGuard no_steal_until_detached(/*spawner_runs_on=*/false);
+    for (auto& l : batch) static_cast<Impl*>(self)->launch_here(std::move(l));
+  }
+
+  // Under a LaunchGuard (the caller's): the new fiber cannot be stolen before it is detached.
+  void launch_here(Launch launch) noexcept {
     // Kept for the failure path: the fiber owns the Launch (its stack frame holds it).
     std::shared_ptr<detail::TaskStateBase> state = launch.state;
     const boost::context::stack_context stack = launch.stack;
     const std::size_t shard = launch.shard;
     try {
-      detail::LaunchGuard no_steal_until_detached(spawner_runs_on);
       // The scheduler's record of the fiber rides at the top of its stack (no allocation).
       detail::PooledStack salloc(stacks_, stack);
       auto* record = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();
@@ -291,8 +277,10 @@ class Runtime::Impl {
   std::vector<std::string> thread_names_;
   detail::SchedulerGroup group_;
   detail::StackPool stacks_;
-  std::vector<std::unique_ptr<Inbox>> inboxes_;
-  std::atomic<unsigned> next_inbox_{0};
+  detail::RuntimeInbox inbox_;  // spawns from outside; drained by the scheduling algorithm
+  std::mutex close_m_;
+  boost::fibers::condition_variable_any close_cv_;  // the workers' main fibers wait for the close
+  bool closed_ = false;
 
   std::mutex state_m_;  // guards slots_
   detail::LiveRegistry live_;
@@ -379,6 +367,16 @@ Runtime& spawn_runtime() {
 
 void RuntimeAccess::spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, unique_function body, Scope seed) {
   rt.impl_->spawn(std::move(state), std::move(body), std::move(seed));
+}
+
+void* RuntimeAccess::attach_reactor(Runtime& rt, Reactor* r) noexcept {
+  detail::SchedulerGroup& group = rt.impl_->scheduler();
+  group.attach_reactor(r);
+  return &group;
+}
+
+void RuntimeAccess::detach_reactor(void* link) noexcept {
+  if (link != nullptr) static_cast<detail::SchedulerGroup*>(link)->detach_reactor();
 }
 
 const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }

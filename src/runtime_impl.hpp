@@ -1,5 +1,6 @@
 // runtime_impl.hpp — the inside of a Runtime, for the layers above it (the bridges, the I/O
-// service, the coroutine variant); they never see src/scheduler/, and the runtime includes
+// service, the coroutine variant); of src/scheduler/ they see only its seam
+// (scheduler/sources.hpp: the reactor the I/O service implements), and the runtime includes
 // none of them.
 //
 // Owns: the scheduler threads, their inboxes (spawns from threads that are not this runtime's),
@@ -18,6 +19,8 @@
 
 namespace fiberbridge::detail {
 
+class Reactor;
+
 struct RuntimeAccess {
   // Spawns `body` as a fiber of `rt` whose scope starts as `seed` (its stop token is replaced
   // by the task's own). Throws std::bad_alloc / std::logic_error like Runtime::spawn.
@@ -34,6 +37,11 @@ struct RuntimeAccess {
   static std::shared_ptr<void> slot(Runtime& rt, Slot which, std::shared_ptr<void> (*make)(Runtime&));
   // Stores `value`, returns what the slot held.
   static std::shared_ptr<void> exchange_slot(Runtime& rt, Slot which, std::shared_ptr<void> value);
+  // Makes `r` the runtime's reactor, driven by its scheduler threads (scheduler/sources.hpp);
+  // returns the link detach_reactor takes (valid until the threads are joined).
+  static void* attach_reactor(Runtime& rt, Reactor* r) noexcept;
+  // Returns once no scheduler thread drives the reactor any more (and none will again).
+  static void detach_reactor(void* link) noexcept;
   // The slot holding the runtime's address: it outlives a Runtime destroyed by its own fiber
   // (then it holds the stand-in), until the threads are joined.
   static const std::atomic<Runtime*>& self_slot(Runtime& rt) noexcept;

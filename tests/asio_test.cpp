@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -141,22 +142,28 @@ TEST_F(AsioTest, ResultShapes) {
   EXPECT_EQ(get_within(t), "1:7seven");
 }
 
-TEST_F(AsioTest, HandlerRunsOnTheReactorThreadAndFiberCodeDoesNot) {
-  auto t = rt.spawn([] {
-    std::thread::id handler_thread;
+// Handlers run on the runtime's scheduler threads (they drive its reactor), never on a fiber;
+// the fiber resumes as fiber code.
+TEST_F(AsioTest, HandlerRunsOffFiberOnASchedulerThreadAndFiberCodeResumesOnAFiber) {
+  auto t = rt.spawn([this] {
+    std::optional<bool> handler_in_fiber;
+    fb::Runtime* handler_runtime = &rt;
     auto ex = fb::io_executor();
     asio::post(ex, fb::use_fiber);
     asio::async_initiate<const fb::use_fiber_t, void()>(
         [&](auto handler) {
-          asio::post(ex, [&handler_thread, h = std::move(handler)]() mutable {
-            handler_thread = std::this_thread::get_id();
+          asio::post(ex, [&, h = std::move(handler)]() mutable {
+            handler_in_fiber = fb::in_fiber();
+            handler_runtime = fb::current_runtime();
             h();
           });
         },
         fb::use_fiber);
-    return handler_thread != std::this_thread::get_id() && fb::in_fiber();
+    return handler_in_fiber == false && handler_runtime == nullptr && fb::in_fiber() &&
+           fb::current_runtime() == &rt;
   });
   EXPECT_TRUE(get_within(t));
+  EXPECT_GE(rt.metrics().io_completions, 2u);  // counted on the thread that ran them
 }
 
 TEST_F(AsioTest, StopCancelsAPendingTimerWithCancelledError) {

@@ -74,6 +74,12 @@ struct RuntimeOptions {
   /// actual spin adapts to recent wake-up latencies and is skipped when the waker shares our
   /// CPU. 0 = never spin. Negative = the process default (FIBERBRIDGE_MAX_SPIN_NS, else 50 µs).
   std::chrono::nanoseconds max_spin{-1};
+  /// Spawns from outside the runtime (plain threads, other runtimes' fibers) that may wait to
+  /// be turned into fibers. Beyond it a spawning plain thread waits until a scheduler thread
+  /// drains them (backpressure; a fiber of another runtime yields meanwhile). They drain as
+  /// soon as any scheduler thread switches, so only fibers that never yield can hold them up.
+  /// 0 counts as 1.
+  std::size_t inbox_capacity = 65536;
   /// ~Runtime prints to stderr how many fibers it still waits for after this grace period
   /// (fibers blocked forever on a raw Boost.Fiber primitive are the user's bug).
   unsigned shutdown_grace_ms = 5000;

@@ -1,21 +1,26 @@
 // asio/io_service.cpp — the I/O context a Runtime owns, Runtime::io_executor(), and the
 // non-template half of `use_fiber`.
 //
-// Owns: one boost::asio::io_context per runtime, run by a dedicated reactor thread (kept
-// alive by a work guard). Completion handlers run on that thread; `use_fiber` only wakes the
-// waiting fiber from there, so no fiber code runs on the reactor thread. The coroutine
-// variant (src/coro/) runs its coroutines on this thread.
+// Owns: one boost::asio::io_context per runtime, driven by the runtime's own scheduler threads
+// (the service is the scheduler's Reactor, scheduler/sources.hpp): an idle scheduler thread waits
+// in it (epoll) instead of on its futex, one thread at a time, and busy threads poll it from
+// their dispatcher every few dispatcher runs. So a `use_fiber` completion runs on a scheduler
+// thread and makes its fiber ready there: no cross-thread wake when the fiber last ran on that
+// thread (always on a 1-thread runtime); a fiber that belongs to another thread's scheduler is
+// woken remotely (Boost.Fiber keeps a suspended fiber on its scheduler). Tokio's design; the
+// previous one, a dedicated reactor thread, paid a cross-thread wake per completion (about
+// 70 times the cost of the coroutine variant's completion, measured in bench/coro_bench).
 //
-// Why a reactor thread rather than scheduler threads polling the io_context when idle: the
-// scheduler (src/scheduler/) parks idle threads on a futex with an adaptive spin; polling
-// would need a second wake-up source (epoll) in that parking path, and a busy scheduler would
-// delay I/O completions behind fiber work. With one reactor thread an I/O completion costs
-// one cross-thread fiber wake (the same hop every bridge pays); bench/coro_bench.cpp measures
-// it next to the coroutine variant, where completions need no hop at all.
+// Handlers run in a scheduler thread's dispatcher context, one thread at a time (the drive
+// token), never on a fiber; while they run, the thread counts as the runtime's reactor
+// (`reactor_io_service()`) and has the reactor's own ExecState installed: the coroutine variant
+// (src/coro/) sees the same context and ThreadCriticalLocal values whichever scheduler thread
+// drives the reactor, as it did on the single reactor thread.
 //
-// Shutdown (~IoService, after every fiber of the runtime finished): new coroutine-bridge work
-// is refused, registered work is cancelled on the reactor thread, coroutines started by
-// coro::async_to_sync get a bounded time to unwind, then the io_context stops and is destroyed.
+// Shutdown (~IoService, after every fiber of the runtime finished, while the scheduler threads
+// still run): new coroutine-bridge work is refused, registered work is cancelled by a handler,
+// coroutines started by coro::async_to_sync get a bounded time to unwind, then the service is
+// detached from the scheduler (no thread drives it any more) and the io_context is destroyed.
 #include "asio/io_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -24,15 +29,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include <pthread.h>
-
 #include <chrono>
 #include <cstdint>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <stop_token>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -41,23 +43,20 @@
 #include "fiberbridge/errors.hpp"
 #include "observe/metrics_sources.hpp"
 #include "runtime_impl.hpp"
+#include "scheduler/sources.hpp"
 
 namespace fiberbridge::detail {
 
 namespace {
-// The reactor thread is a plain thread (never a fiber), so thread_local is safe.
+// Set while this thread drives a reactor (handlers never suspend: no fiber runs them).
 thread_local IoService* tl_reactor = nullptr;
 }  // namespace
 
-class IoService {
+class IoService final : public Reactor {
  public:
   explicit IoService(Runtime& rt) : runtime_(&RuntimeAccess::self_slot(rt)), guard_(boost::asio::make_work_guard(io_)) {
-    thread_ = std::thread([this] {
-      ::pthread_setname_np(::pthread_self(), "fb-io");
-      tl_reactor = this;
-      io_.run();
-      tl_reactor = nullptr;
-    });
+    state_.scope.context = std::make_shared<ContextData>();
+    link_ = RuntimeAccess::attach_reactor(rt, this);
   }
 
   ~IoService() {
@@ -70,12 +69,23 @@ class IoService {
       std::unique_lock lk(m_);
       (void)roots_done_.wait_for(lk, std::chrono::seconds(2), [this] { return roots_ == 0; });
     }
-    guard_.reset();
-    io_.stop();
-    thread_.join();
+    RuntimeAccess::detach_reactor(link_);  // no scheduler thread runs io_ after this
     // io_ is destroyed next (members in reverse order): handlers still queued are destroyed
     // unrun; a coroutine root reports that to its waiting caller (CancelledError).
   }
+
+  // ---- Reactor (called by the drive-token holder only, in its dispatcher context) ----
+  std::size_t poll(std::size_t limit) noexcept override {
+    Driving here(*this);
+    if (io_.stopped()) io_.restart();  // a stale interrupt meant for an earlier wait
+    return run_ready(0, limit);
+  }
+  void prepare_wait() noexcept override { io_.restart(); }
+  void wait_until(std::chrono::steady_clock::time_point deadline) noexcept override {
+    Driving here(*this);
+    if (io_.run_one_until(deadline) != 0) (void)run_ready(1, kWaitLimit);
+  }
+  void interrupt() noexcept override { io_.stop(); }  // sticky until the next prepare_wait
 
   boost::asio::io_context& context() noexcept { return io_; }
   void count_completion() noexcept {  // on the reactor thread only
@@ -111,7 +121,22 @@ class IoService {
     for (auto& w : all) w->cancel_on_reactor();
   }
 
+  // While a scheduler thread runs handlers: it is this runtime's reactor, with its state.
+  struct Driving {
+    explicit Driving(IoService& s) noexcept : outer(std::exchange(tl_reactor, &s)), state(s.state_) {}
+    ~Driving() { tl_reactor = outer; }
+    IoService* outer;
+    StateOverride state;
+  };
+  static constexpr std::size_t kWaitLimit = 256;  // handlers run after one wait, at most
+  std::size_t run_ready(std::size_t ran, std::size_t limit) noexcept {
+    while (ran < limit && io_.poll_one() != 0) ++ran;
+    return ran;
+  }
+
   const std::atomic<Runtime*>* runtime_;  // the runtime's self slot (see RuntimeAccess::self_slot)
+  ExecState state_;  // the reactor's own context and thread-critical locals (see the top)
+  void* link_ = nullptr;  // the scheduler it is attached to (RuntimeAccess::attach_reactor)
   std::atomic<std::uint64_t> completions_{0};  // use_fiber completions run by this reactor
   // Declared before io_: destroyed after it (a root reports to its caller while io_ is destroyed).
   std::mutex m_;
@@ -120,9 +145,10 @@ class IoService {
   std::size_t roots_ = 0;
   std::unordered_map<const IoCancellable*, std::shared_ptr<IoCancellable>> entries_;
 
+  // One thread runs it at a time (the drive token), so Asio's single-thread hint holds.
   boost::asio::io_context io_{1};
+  // Keeps run_one_until waiting when no operation is pending (else it would stop io_).
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
 };
 
 namespace {

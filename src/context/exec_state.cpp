@@ -7,6 +7,7 @@
 #include <boost/fiber/type.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "scheduler/fiber_props.hpp"
 #include "scheduler/work_stealing.hpp"
@@ -77,6 +78,18 @@ void install_state(ExecState& state) {
     return;
   }
   storage().reset(&state);
+}
+
+StateOverride::StateOverride(ExecState& state) noexcept : record_(nullptr), saved_(nullptr) {
+  if (!scheduler_runs_here()) return;
+  FiberProps* p = FiberProps::ensure(boost::fibers::context::active());
+  if (p == nullptr) return;  // out of memory: handlers see the dispatcher's own state
+  record_ = p;
+  saved_ = std::exchange(p->exec_state, &state);
+}
+
+StateOverride::~StateOverride() {
+  if (record_ != nullptr) static_cast<FiberProps*>(record_)->exec_state = saved_;
 }
 
 void drop_state() {

@@ -99,6 +99,20 @@ ExecState& current_state();
 // Installs `state` for the current fiber; used when a runtime fiber starts. Borrowed: the
 // caller (the fiber's entry frame) keeps it alive until drop_state().
 void install_state(ExecState& state);
+// Installs `state` as the current context's for the guard's lifetime: a scheduler thread's
+// dispatcher running a reactor's handlers (src/asio/) gets the reactor's own state, whichever
+// thread drives it. Elsewhere (no scheduler record to hang it on) it does nothing.
+class StateOverride {
+ public:
+  explicit StateOverride(ExecState& state) noexcept;
+  ~StateOverride();
+  StateOverride(const StateOverride&) = delete;
+  StateOverride& operator=(const StateOverride&) = delete;
+
+ private:
+  void* record_;  // the context's FiberProps, or null
+  void* saved_;
+};
 // Uninstalls (and frees, if it owns it) the current fiber's state now (a fiber does it before
 // reporting completion).
 void drop_state();

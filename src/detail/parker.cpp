@@ -121,7 +121,7 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
 
 void Parker::unpark() noexcept {
   notifier_cpu_.store(::sched_getcpu(), std::memory_order_relaxed);
-  if (state_.exchange(kNotified, std::memory_order_release) == kParked) {
+  if (state_.exchange(kNotified, std::memory_order_seq_cst) == kParked) {
     // Before the wake syscall (a full barrier): the waiter reads it after futex_wait returns.
     // A waiter woken otherwise may miss it and falls back to its own clock.
     notified_at_.store(now_ns(), std::memory_order_relaxed);

@@ -27,8 +27,14 @@ class Parker {
   // Waits until notified or `deadline`; true if notified. Only the owning thread calls it.
   bool park_until(std::chrono::steady_clock::time_point deadline) noexcept;
   void park() noexcept { (void)park_until(std::chrono::steady_clock::time_point::max()); }
-  // Wakes the waiter (now, or its next park). Any thread.
+  // Wakes the waiter (now, or its next park). Any thread. Its exchange is seq_cst: a scheduler
+  // thread waiting in the reactor pairs it with its own announcement (scheduler/work_stealing).
   void unpark() noexcept;
+  // Consumes a notification that arrived, without waiting; true if there was one. Owner only.
+  bool take_notification() noexcept {
+    std::uint32_t expected = kNotified;
+    return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_seq_cst);
+  }
 
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept;
   // FIBERBRIDGE_MAX_SPIN_NS from the environment, else 50 µs (a wake-up across vCPUs costs

@@ -4,6 +4,7 @@
 #include <boost/fiber/type.hpp>
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "scheduler/fiber_props.hpp"
@@ -113,6 +114,18 @@ bool ParkingSpot::park_until(std::chrono::steady_clock::time_point deadline) {
   return notified;
 }
 
+bool ParkingSpot::wait_in_reactor(Reactor& r, std::chrono::steady_clock::time_point deadline) {
+  r.prepare_wait();  // an interrupt from here on ends the wait below
+  in_reactor_.store(true, std::memory_order_seq_cst);
+  bool notified = parker_.take_notification();  // one that came before we announced
+  if (!notified) r.wait_until(deadline);
+  in_reactor_.store(false, std::memory_order_relaxed);
+  parked_.store(false, std::memory_order_relaxed);
+  // The permit of an unpark that interrupted us: consumed here, where the dispatcher is about to
+  // look for work anyway (else the next futex park would return at once for nothing).
+  return parker_.take_notification() || notified;
+}
+
 SchedulerGroup::SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max_spin) {
   slots_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) {
@@ -123,17 +136,62 @@ SchedulerGroup::SchedulerGroup(std::size_t threads, std::chrono::nanoseconds max
 
 void SchedulerGroup::wake_idle_peer(std::size_t self) {
   const std::size_t n = slots_.size();
-  for (std::size_t k = 1; k < n; ++k) {
-    std::size_t i = (self + k) % n;
-    if (slots_[i]->spot.parked()) {
-      slots_[i]->spot.unpark();
-      return;
+  std::size_t in_reactor = n;
+  for (std::size_t k = 1; k <= n; ++k) {
+    const std::size_t i = (self + k) % n;
+    if (i == self || !slots_[i]->spot.parked()) continue;
+    if (slots_[i]->spot.in_reactor()) {
+      in_reactor = i;
+      continue;
     }
+    unpark(i);
+    return;
   }
+  if (in_reactor != n) unpark(in_reactor);
 }
 
 void SchedulerGroup::wake_all() {
-  for (auto& s : slots_) s->spot.unpark();
+  for (std::size_t i = 0; i < slots_.size(); ++i) unpark(i);
+}
+
+void SchedulerGroup::unpark(std::size_t i) noexcept {
+  ParkingSpot& spot = slots_[i]->spot;
+  spot.unpark();
+  if (spot.in_reactor()) interrupt_reactor();
+}
+
+void SchedulerGroup::attach_reactor(Reactor* r) noexcept {
+  reactor_.store(r, std::memory_order_seq_cst);
+  // Threads that went idle before there was a reactor wait on their futex: one comes to drive it.
+  if (idle.load(std::memory_order_seq_cst) != 0) wake_idle_peer(slots_.size());
+}
+
+void SchedulerGroup::detach_reactor() noexcept {
+  Reactor* r = nullptr;
+  {
+    std::lock_guard g(reactor_m_);
+    r = reactor_.exchange(nullptr, std::memory_order_seq_cst);
+  }
+  if (r == nullptr) return;
+  // A driver that took the token before the exchange may still be about to wait: interrupt
+  // until it has left (each wait is prepared afresh, so one interrupt might come too early).
+  while (driving_.load(std::memory_order_seq_cst)) {
+    r->interrupt();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+Reactor* SchedulerGroup::try_drive() noexcept {
+  if (reactor_.load(std::memory_order_relaxed) == nullptr || driving_.load(std::memory_order_relaxed)) return nullptr;
+  if (driving_.exchange(true, std::memory_order_seq_cst)) return nullptr;
+  Reactor* r = reactor_.load(std::memory_order_seq_cst);  // null if detached meanwhile
+  if (r == nullptr) end_drive();
+  return r;
+}
+
+void SchedulerGroup::interrupt_reactor() noexcept {
+  std::lock_guard g(reactor_m_);
+  if (Reactor* r = reactor_.load(std::memory_order_relaxed)) r->interrupt();
 }
 
 bool SchedulerGroup::peer_has_stealable(std::size_t self) const noexcept {
@@ -209,7 +267,23 @@ void WorkStealing::awakened(context* ctx) noexcept {
   if (had_work || (!dispatcher && active != ctx)) group_.wake_idle_peer(index_);
 }
 
+// Outside work and the reactor, served from the dispatcher context only (no fiber runs, none
+// holds a Boost.Fiber lock: a fiber that suspends calls pick_next holding its wait queue's).
+void WorkStealing::serve_sources() noexcept {
+  if (group_.outside_pending()) group_.outside()->run_here();
+  if (!group_.has_reactor() || ++dispatches_since_poll_ < kPollEvery) return;
+  dispatches_since_poll_ = 0;
+  if (Reactor* r = group_.try_drive()) {
+    (void)r->poll(kPollLimit);
+    group_.end_drive();
+    // Nobody waits in the reactor (we just held it): an idle peer parked on its futex (it found
+    // the token taken) takes it over, so I/O is not left to our polls while a thread idles.
+    if (group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(index_);
+  }
+}
+
 context* WorkStealing::pick_next() noexcept {
+  if (context::active()->is_context(type::dispatcher_context)) serve_sources();
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
@@ -255,7 +329,7 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   // peer after our last steal attempt either is seen here or sees us parked and wakes us.
   group_.idle.fetch_add(1, std::memory_order_seq_cst);
   spot.announce();
-  if (group_.peer_has_stealable(index_)) {
+  if (group_.peer_has_stealable(index_) || group_.outside_pending()) {
     spot.withdraw();
     group_.idle.fetch_sub(1, std::memory_order_relaxed);
     return;  // Boost's dispatcher loops back to pick_next, which steals it
@@ -264,10 +338,18 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   const auto trim_at = group_.stacks() != nullptr ? group_.stacks()->trim() : deadline;
   ThreadCounters::bump(counters_.parks);
   counters_.running_id.store(0, std::memory_order_relaxed);
-  if (spot.park_until(std::min(deadline, trim_at))) ThreadCounters::bump(counters_.unparks);
+  const auto until = std::min(deadline, trim_at);
+  bool woken = false;
+  if (Reactor* r = group_.try_drive()) {  // one idle thread at a time serves I/O and timers
+    woken = spot.wait_in_reactor(*r, until);
+    group_.end_drive();
+  } else {
+    woken = spot.park_until(until);
+  }
+  if (woken) ThreadCounters::bump(counters_.unparks);
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void WorkStealing::notify() noexcept { group_.spot(index_).unpark(); }
+void WorkStealing::notify() noexcept { group_.unpark(index_); }
 
 }  // namespace fiberbridge::detail
