@@ -2,13 +2,12 @@
 //   P1  sync_to_async round trip, thread-sensitive, trivial body (rule 5: the sync thread)
 //   P3  async_to_sync from a plain thread, trivial async function
 //   P4  nested: async_to_sync of async code that makes one thread-sensitive call back (rule 1)
-//   IO  one Asio operation completing on the reactor: `post(io, use_fiber)` vs `co_await post(use_awaitable)`
+//   (Asio I/O on fibers vs coroutines, 1- and 2-thread runtimes: bench/io_bench.cpp)
 // and memory per suspended bridge call (RSS growth over N calls parked on an executor that
 // holds the work), each variant measured in a fresh child process (`coro_bench --memory V N`).
 #include <benchmark/benchmark.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -104,21 +103,6 @@ void P4_coro_nested(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(call());
 }
 BENCHMARK(P4_coro_nested)->UseRealTime()->MeasureProcessCPUTime();
-
-void IO_fiber_use_fiber_post(benchmark::State& state) {
-  on_fiber([&] {
-    auto io = fb::io_executor();
-    for (auto _ : state) asio::post(io, fb::use_fiber);
-  });
-}
-BENCHMARK(IO_fiber_use_fiber_post)->UseRealTime()->MeasureProcessCPUTime();
-
-void IO_coro_post(benchmark::State& state) {
-  on_io([&]() -> asio::awaitable<void> {
-    for (auto _ : state) co_await asio::post(asio::use_awaitable);
-  }).get();
-}
-BENCHMARK(IO_coro_post)->UseRealTime()->MeasureProcessCPUTime();
 
 // ---- memory per suspended call ----
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh — the whole benchmark suite of issue 6 in one command.
+# bench/run.sh — the whole benchmark suite (issues 6 and 12) in one command.
 #
 #   bench/run.sh            build (Release), run every bench pinned (taskset -c 0) and unpinned,
 #                           5 repetitions (medians), JSON into bench/results/<date>/, asgiref,
@@ -25,7 +25,8 @@ for a in "$@"; do
 done
 
 py=/usr/bin/python3   # Debian's python: python3-asgiref and python3-matplotlib live there
-gbenches=(sync_to_async_bench async_to_sync_bench nested_bench throughput_bench fiber_ops_bench context_bench)
+gbenches=(sync_to_async_bench async_to_sync_bench nested_bench throughput_bench fiber_ops_bench context_bench
+          coro_bench io_bench)   # the last two: fiber vs coroutine variant (issues 7 and 12)
 
 if [ "$smoke" = 0 ]; then
   # The asgiref baseline and the plot; without root this only reports what is missing.
