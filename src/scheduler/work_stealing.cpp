@@ -271,10 +271,13 @@ void WorkStealing::awakened(context* ctx) noexcept {
 // holds a Boost.Fiber lock: a fiber that suspends calls pick_next holding its wait queue's).
 void WorkStealing::serve_sources() noexcept {
   if (group_.outside_pending()) group_.outside()->run_here();
-  if (!group_.has_reactor() || ++dispatches_since_poll_ < kPollEvery) return;
+  // Only while busy (other fibers queued): a thread about to idle drives the reactor anyway.
+  if (!group_.has_reactor() || group_.queue(index_).fibers() == 0 || ++dispatches_since_poll_ < kPollEvery) return;
   dispatches_since_poll_ = 0;
   if (Reactor* r = group_.try_drive()) {
+    driving_ = true;
     (void)r->poll(kPollLimit);
+    driving_ = false;
     group_.end_drive();
     // Nobody waits in the reactor (we just held it): an idle peer parked on its futex (it found
     // the token taken) takes it over, so I/O is not left to our polls while a thread idles.
@@ -340,8 +343,15 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   counters_.running_id.store(0, std::memory_order_relaxed);
   const auto until = std::min(deadline, trim_at);
   bool woken = false;
-  if (Reactor* r = group_.try_drive()) {  // one idle thread at a time serves I/O and timers
+  // One idle thread at a time serves I/O and timers; not this one if its handlers just woke
+  // another thread's fiber (see yield_drive_) — unless every thread is idle now: the last one
+  // to go idle always drives, so handlers never wait with every thread on its futex.
+  const bool yield = std::exchange(yield_drive_, false) && group_.idle.load(std::memory_order_seq_cst) < group_.size();
+  Reactor* r = yield ? nullptr : group_.try_drive();
+  if (r != nullptr) {
+    driving_ = true;
     woken = spot.wait_in_reactor(*r, until);
+    driving_ = false;
     group_.end_drive();
   } else {
     woken = spot.park_until(until);
@@ -350,6 +360,13 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void WorkStealing::notify() noexcept { group_.unpark(index_); }
+// A remote wake-up of one of our fibers; on the waking thread. When that thread is driving our
+// reactor (an I/O handler woke the fiber), it leaves the next wait to us: we are about to run,
+// and the fiber's next I/O completion then wakes it here, without a cross-thread hop.
+void WorkStealing::notify() noexcept {
+  if (WorkStealing* waker = tl_algo; waker != nullptr && waker != this && waker->driving_ && &waker->group_ == &group_)
+    waker->yield_drive_ = true;
+  group_.unpark(index_);
+}
 
 }  // namespace fiberbridge::detail

@@ -268,6 +268,11 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   // (null before the first switch: then it is the active one).
   boost::fibers::context* eh_owner_ = nullptr;
   unsigned dispatches_since_poll_ = 0;
+  bool driving_ = false;      // this thread runs the reactor's handlers now
+  // A handler run here woke a fiber of another thread of this runtime: that thread drives next
+  // (its fibers wait for I/O; our own next wait goes to the futex). Self-healing: if that
+  // thread stays busy, its polls wake us again to drive.
+  bool yield_drive_ = false;
 };
 
 }  // namespace fiberbridge::detail
