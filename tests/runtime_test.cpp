@@ -345,4 +345,44 @@ TEST_P(RuntimeShape, NestedSpawnsUnderLoadAllComplete) {
   EXPECT_EQ(done.load(), kOuter * kInner);
 }
 
+// Spawns from outside wait in one inbox that the scheduler threads drain; beyond
+// inbox_capacity a spawning plain thread waits for a drain (backpressure, not unbounded growth).
+// The only scheduler thread is held by a fiber that does not yield, so nothing drains until it
+// is released.
+TEST(RuntimeInbox, SpawnsBeyondTheCapacityWaitForADrainThenAllRun) {
+  constexpr int kCapacity = 4, kSpawns = 3 * kCapacity;
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1, .inbox_capacity = kCapacity, .slow_fiber_threshold = {}}};
+  std::atomic<bool> hog_running{false}, release_hog{false};
+  auto hog = rt.spawn([&] {
+    hog_running = true;
+    while (!release_hog.load()) std::this_thread::yield();  // the OS thread, not the fiber
+  });
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (!hog_running.load()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the hog fiber never started";
+    std::this_thread::yield();
+  }
+  std::atomic<int> spawned{0}, ran{0};
+  std::vector<fb::Task<void>> tasks;
+  std::thread spawner([&] {
+    for (int i = 0; i < kSpawns; ++i) {
+      tasks.push_back(rt.spawn([&] { ran.fetch_add(1); }));
+      spawned.fetch_add(1);
+    }
+  });
+  while (spawned.load() < kCapacity) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "spawns below the capacity must not wait";
+    std::this_thread::yield();
+  }
+  // Nothing can drain while the hog holds the thread: the spawner stays at the capacity.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(spawned.load(), kCapacity) << "a spawn beyond inbox_capacity did not wait";
+  EXPECT_EQ(ran.load(), 0);
+  release_hog = true;
+  spawner.join();
+  get_within(hog, "hog");
+  for (auto& t : tasks) get_within(t, "spawned task");
+  EXPECT_EQ(ran.load(), kSpawns);
+}
+
 }  // namespace

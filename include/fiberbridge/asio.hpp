@@ -14,10 +14,15 @@
 ///
 /// Not part of the umbrella <fiberbridge/fiberbridge.hpp>: include it where you use Asio.
 ///
-/// Where the I/O runs: each Runtime owns one io_context run by one reactor thread
-/// (`Runtime::io_executor()`). An operation is started on the calling fiber's thread; its
-/// completion handler runs on the reactor thread and only stores the result and wakes the
-/// fiber (a Boost.Fiber condition variable); fiber code never runs on the reactor thread.
+/// Where the I/O runs: each Runtime owns one io_context (`Runtime::io_executor()`), driven by
+/// the runtime's own scheduler threads, tokio-style: an idle scheduler thread waits in it
+/// (epoll) instead of on its futex, one thread at a time, and busy threads poll it every few
+/// dispatcher runs, so I/O and timers do not starve behind fibers that yield. A completion
+/// handler runs on a scheduler thread, outside any fiber (in the thread's dispatcher), and only
+/// stores the result and wakes the fiber: on that same thread when the fiber last ran there
+/// (no cross-thread hop), else through Boost.Fiber's remote wake-up. Handlers of your own must
+/// therefore not block: they hold up the fibers of the thread that runs them. A fiber that
+/// never yields holds up I/O completions on its thread (as on any cooperative scheduler).
 /// The shared state is held by shared_ptr from both sides, so a fiber that leaves never frees
 /// what a late handler still touches (boost-fiber-notes §4.7).
 ///

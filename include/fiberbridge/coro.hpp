@@ -33,6 +33,11 @@
 /// coro::async_to_sync (its awaiting fiber or coroutine was cancelled) cancels the coroutine
 /// (terminal cancellation) and stops its `this_task::stop_token()`.
 ///
+/// Where coroutines run: on the runtime's reactor, which the runtime's scheduler threads drive
+/// one at a time (see fiberbridge/asio.hpp) — a coroutine may resume on a different OS thread
+/// after each co_await, never on two at once, and never on a fiber. "The reactor thread" below
+/// means whichever scheduler thread drives the reactor at that moment.
+///
 /// Context variables: the coroutine started by coro::async_to_sync gets a copy of the calling
 /// thread's context (copied back afterwards, like the fiber variant), and its executor installs
 /// that context on the reactor thread whenever the coroutine runs. So ContextVar works in it
@@ -40,9 +45,10 @@
 /// directly share their task's context in Python. The difference from fibers: there is no
 /// per-coroutine storage, so a coroutine co_spawned on `co_await this_coro::executor` shares
 /// the context (not a snapshot); use `co_spawn(coro::bind_context(ex), ...)` for spawn's
-/// snapshot semantics. Coroutines started on a bare io_executor() have the reactor thread's own
-/// context. ThreadCriticalLocal in a coroutine is per reactor thread (asgiref: per event-loop
-/// thread). No ThreadSensitiveContext for coroutines (it needs an asynchronous destructor);
+/// snapshot semantics. Coroutines started on a bare io_executor() have the reactor's own
+/// context. ThreadCriticalLocal in a coroutine is per reactor (asgiref: per event-loop thread):
+/// the reactor keeps its own values and installs them on whichever scheduler thread drives it,
+/// so a value set in one handler is seen by the next, whatever OS thread runs it. No ThreadSensitiveContext for coroutines (it needs an asynchronous destructor);
 /// use AsyncSingleThreadContext on the calling thread or thread_sensitive = false instead.
 ///
 /// g++ 12: never co_await an expression that creates a temporary with a non-trivial

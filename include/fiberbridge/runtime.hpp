@@ -159,8 +159,9 @@ class Runtime {
 
   /// io_executor — the executor of this runtime's Asio I/O context (created on first use).
   /// With <fiberbridge/asio.hpp>, Asio operations started on a fiber with `use_fiber` suspend
-  /// only that fiber. Callable from any thread; throws std::system_error if the reactor thread
-  /// cannot be started.
+  /// only that fiber. The context is driven by this runtime's scheduler threads (no thread of
+  /// its own). Callable from any thread; throws std::system_error if the I/O context cannot be
+  /// created (no epoll or eventfd descriptor left).
   boost::asio::any_io_executor io_executor();
 
   /// spawn — runs f(a...) as a new fiber on this runtime; arguments are decay-copied. The
