@@ -36,6 +36,7 @@
 #include <mutex>
 #include <stop_token>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "context/exec_state.hpp"
@@ -214,26 +215,38 @@ struct RequestCancel {
         if (op->signal.slot().has_handler()) {
           op->signal.emit(boost::asio::cancellation_type::all);
         } else {
-          std::lock_guard g(op->m);  // cannot be cancelled: the fiber leaves it behind
-          op->abandoned = true;
-          op->cv.notify_all();
+          settle_fiber_op(*op, true);  // cannot be cancelled: the fiber leaves it behind
         }
       });
     } catch (...) {  // the executor cannot take it (shutting down): leave the operation behind
-      std::lock_guard g(op->m);
-      op->abandoned = true;
-      op->cv.notify_all();
+      settle_fiber_op(*op, true);
     }
   }
 };
 }  // namespace
 
+void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
+  boost::fibers::context* waiter = nullptr;
+  {
+    std::lock_guard g(op.m);
+    (abandoned ? op.abandoned : op.done) = true;
+    waiter = std::exchange(op.waiter, nullptr);
+  }
+  // Local when the fiber belongs to this thread's scheduler, else Boost's remote wake-up.
+  if (waiter != nullptr) boost::fibers::context::active()->schedule(waiter);
+}
+
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
   const std::stop_token stop = current_state().scope.stop;
   std::stop_callback<RequestCancel> on_stop(stop, RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
-  std::unique_lock lk(op->m);
-  op->cv.wait(lk, [&] { return op->done || op->abandoned; });
+  boost::fibers::context* self = boost::fibers::context::active();
+  boost::fibers::detail::spinlock_lock lk(op->m);
+  while (!op->done && !op->abandoned) {
+    op->waiter = self;
+    self->suspend(lk);  // releases m once this fiber is switched out
+    lk.lock();
+  }
   return op->done;
 }
 

@@ -3,27 +3,36 @@
 // Invariants:
 //  * The state is shared (shared_ptr) by the waiting fiber, the completion handler and the
 //    cancel request posted to the operation's executor; whoever runs last frees it.
-//  * `complete()` and `abandon()` notify under the lock, and the fiber re-checks under it.
+//  * The waiting fiber is woken directly (no mutex, no condition variable): it records itself
+//    in `waiter` and suspends under `m` (Boost.Fiber releases the spinlock only once the fiber
+//    is switched out); `settle_fiber_op` marks the outcome and takes `waiter` under `m`, then
+//    makes it ready: on the handler's own scheduler when the fiber belongs to it (no
+//    cross-thread wake), else through Boost.Fiber's remote ready queue.
 //  * The cancellation signal is only touched on the operation's executor (Asio's rule:
 //    cancellation_signal is not thread-safe), never from the thread that requested the stop.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <exception>
 #include <memory>
-#include <mutex>
 
 #include "fiberbridge/detail/wait_mark.hpp"
 
 namespace fiberbridge::detail {
 
+struct FiberOpBase;
+// Marks the operation done (the handler ran) or abandoned, and wakes the waiting fiber if it
+// is suspended. Any thread; never blocks.
+void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept;
+
 struct FiberOpBase {
-  std::mutex m;
-  boost::fibers::condition_variable_any cv;
+  boost::fibers::detail::spinlock m;        // guards the flags and `waiter`; held a few stores
+  boost::fibers::context* waiter = nullptr;  // the suspended fiber, until settle_fiber_op
   bool done = false;       // the handler ran
   bool abandoned = false;  // stopped, and the operation cannot be cancelled: the fiber left
   bool stopped = false;    // a stop was requested while waiting (set before the cancel is emitted)
@@ -31,11 +40,9 @@ struct FiberOpBase {
   boost::system::error_code ec;
   std::exception_ptr error;
 
-  void complete() {
+  void complete() noexcept {
     count_io_completion();
-    std::lock_guard g(m);
-    done = true;
-    cv.notify_all();
+    settle_fiber_op(*this, false);
   }
   virtual ~FiberOpBase() = default;
 };
