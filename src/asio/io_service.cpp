@@ -84,10 +84,15 @@ class IoService final : public Reactor {
   void prepare_wait() noexcept override { io_.restart(); }
   void wait_until(std::chrono::steady_clock::time_point deadline) noexcept override {
     Driving here(*this);
-    // Without a deadline, run_one: run_one_until reads the clock twice per wait.
-    const std::size_t ran = deadline == std::chrono::steady_clock::time_point::max() ? io_.run_one()
-                                                                                    : io_.run_one_until(deadline);
-    if (ran != 0) (void)run_ready(1, kWaitLimit);  // the rest that is ready, without waiting
+    // Without a deadline, run_one: run_one_until reads the clock twice per wait. One handler
+    // per wait, like io_context::run: draining the rest with poll_one would end in one more
+    // epoll_wait(0) per wake-up (Asio polls the reactor when its queue holds no handler);
+    // the handlers still queued run at the next wait, or at a busy thread's next poll.
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      (void)io_.run_one();
+    } else {
+      (void)io_.run_one_until(deadline);
+    }
   }
   void interrupt() noexcept override { io_.stop(); }  // sticky until the next prepare_wait
 
@@ -132,7 +137,6 @@ class IoService final : public Reactor {
     IoService* outer;
     StateOverride state;
   };
-  static constexpr std::size_t kWaitLimit = 256;  // handlers run after one wait, at most
   std::size_t run_ready(std::size_t ran, std::size_t limit) noexcept {
     while (ran < limit && io_.poll_one() != 0) ++ran;
     return ran;

@@ -271,9 +271,10 @@ void WorkStealing::awakened(context* ctx) noexcept {
 // holds a Boost.Fiber lock: a fiber that suspends calls pick_next holding its wait queue's).
 void WorkStealing::serve_sources() noexcept {
   if (group_.outside_pending()) group_.outside()->run_here();
-  // Only while busy (other fibers queued): a thread about to idle drives the reactor anyway.
-  if (!group_.has_reactor() || group_.queue(index_).fibers() == 0 || ++dispatches_since_poll_ < kPollEvery) return;
-  dispatches_since_poll_ = 0;
+  // Only while busy (other fibers queued) and not since kPollEvery picks: a thread about to idle
+  // drives the reactor anyway, and one that just did needs no extra epoll_wait(0).
+  if (!group_.has_reactor() || picks_since_poll_ < kPollEvery || group_.queue(index_).fibers() == 0) return;
+  picks_since_poll_ = 0;
   if (Reactor* r = group_.try_drive()) {
     driving_ = true;
     (void)r->poll(kPollLimit);
@@ -290,6 +291,7 @@ context* WorkStealing::pick_next() noexcept {
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
+  ++picks_since_poll_;
   if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
   if (bookkeeping_) on_switch(ctx);
   return ctx;
@@ -350,6 +352,7 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   Reactor* r = yield ? nullptr : group_.try_drive();
   if (r != nullptr) {
     driving_ = true;
+    picks_since_poll_ = 0;
     woken = spot.wait_in_reactor(*r, until);
     driving_ = false;
     group_.end_drive();

@@ -35,9 +35,9 @@
 //  * Queues and parking spots outlive the threads (owned by the group), so a late thief never
 //    touches a destroyed algorithm.
 //  * Outside work and the reactor (scheduler/sources.hpp) are served from the dispatcher context
-//    only: the inbox is drained whenever the dispatcher runs; the reactor is polled every
-//    kPollEvery runs of the dispatcher while the thread is busy, and an idle thread that can take
-//    the drive token (one thread at a time) waits in the reactor instead of its futex. A thread
+//    only: the inbox is drained whenever the dispatcher runs; the reactor is polled at the
+//    dispatcher's first run after kPollEvery picks while the thread is busy, and an idle thread
+//    that can take the drive token (one at a time) waits in the reactor instead of its futex. A thread
 //    waiting in the reactor is parked for everybody else: `SchedulerGroup::unpark` sets its
 //    Parker's permit and interrupts the reactor if it is in there. No lost wake-up: the thread
 //    announces `in_reactor` and then takes the permit; the notifier sets the permit and then
@@ -248,10 +248,11 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   void wake_peer_for_surplus() noexcept;
   ReadyQueue& queue() noexcept;
 
-  // Runs of the dispatcher between two polls of the reactor while the thread is busy (tokio polls
-  // every 61 ticks): a poll with nothing ready is an epoll_wait syscall, about a quarter of a
-  // microsecond, against about 16 x 60 ns of switches per dispatcher run.
-  static constexpr unsigned kPollEvery = 4;
+  // Picks between two looks at the reactor while the thread is busy (tokio's event interval: 61
+  // ticks); a wait in the reactor counts as a look. The poll itself happens at the dispatcher's
+  // next run (at least every kDispatchEvery picks). A poll with nothing ready is an
+  // epoll_wait(0) syscall: polling every 4 dispatcher runs cost one extra per TCP round trip.
+  static constexpr unsigned kPollEvery = 61;
   static constexpr std::size_t kPollLimit = 64;  // handlers one poll runs at most
 
  private:
@@ -267,7 +268,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   // The context whose exception state the thread holds now: the one the last switch went to
   // (null before the first switch: then it is the active one).
   boost::fibers::context* eh_owner_ = nullptr;
-  unsigned dispatches_since_poll_ = 0;
+  unsigned picks_since_poll_ = 0;  // since this thread last polled or waited in the reactor
   bool driving_ = false;      // this thread runs the reactor's handlers now
   // A handler run here woke a fiber of another thread of this runtime: that thread drives next
   // (its fibers wait for I/O; our own next wait goes to the futex). Self-healing: if that
