@@ -235,6 +235,50 @@ TEST_P(FiberIoBusy, SocketReadCompletesWhileEverySchedulerThreadRunsYieldingCpuB
   spinners.stop();
 }
 
+// Both ends on fibers: accept, connect, and 256 KiB each way (an echo, 16 KiB at a time) while N
+// spinners keep the N threads busy. Every step of both fibers is a reactor event served by busy
+// polls.
+TEST_P(FiberIoBusy, FibersEchoOverLoopbackWhileEverySchedulerThreadRunsYieldingCpuBoundFibers) {
+  const unsigned n = GetParam();
+  tcp::acceptor acceptor(rt.io_executor(), tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const auto endpoint = acceptor.local_endpoint();
+  YieldingSpinners spinners(rt, n);
+  ASSERT_TRUE(spinners.cover_all_threads(n)) << "the spinners never ran on all " << n << " scheduler threads";
+  const auto parks_before = rt.metrics().parks;
+
+  constexpr std::size_t kBytes = 256 * 1024;
+  const auto data = pattern(kBytes);
+  auto server = rt.spawn({.name = "echo-server"}, [&] {
+    tcp::socket s = acceptor.async_accept(fb::use_fiber);
+    std::vector<unsigned char> buf(16 * 1024);
+    std::size_t echoed = 0;
+    while (echoed < kBytes) {
+      const std::size_t k = s.async_read_some(asio::buffer(buf), fb::use_fiber);
+      asio::async_write(s, asio::buffer(buf, k), fb::use_fiber);
+      echoed += k;
+    }
+    return echoed;
+  });
+  auto client = rt.spawn({.name = "echo-client"}, [&] {
+    tcp::socket s(fb::io_executor());
+    s.async_connect(endpoint, fb::use_fiber);
+    // A chunk out, the same chunk back, in turn (one fiber per socket: Asio objects are not
+    // thread-safe, and fibers migrate).
+    constexpr std::size_t kChunk = 16 * 1024;
+    std::vector<unsigned char> back(kBytes);
+    for (std::size_t at = 0; at < kBytes; at += kChunk) {
+      asio::async_write(s, asio::buffer(data.data() + at, kChunk), fb::use_fiber);
+      asio::async_read(s, asio::buffer(back.data() + at, kChunk), fb::use_fiber);
+    }
+    return back;
+  });
+  EXPECT_TRUE(get_within(client, "the echo client on busy scheduler threads") == data);
+  EXPECT_EQ(get_within(server, "the echo server on busy scheduler threads"), kBytes);
+  EXPECT_FALSE(spinners.stopped());
+  EXPECT_EQ(rt.metrics().parks, parks_before) << "a scheduler thread idled during the echo";
+  spinners.stop();
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. 100,000 cross-thread spawns and completions, no lost wake-up.
 
