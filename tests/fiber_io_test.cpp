@@ -56,13 +56,29 @@ namespace {
 using namespace fbtest;
 
 #if defined(FB_IO_TEST_SANITIZED)
-// 100,000 spawns take about a second in RelWithDebInfo; TSan's per-fiber state makes that ~10x
-// (ASan ~3x), so sanitizer builds spawn an eighth of them.
+// 100,000 spawns take about a second in RelWithDebInfo. Under ThreadSanitizer each new fiber
+// costs several milliseconds (perf: the time goes to __sanitizer::internal_memset and its page
+// faults, TSan's per-fiber state), so TSan spawns 500 and joins one in 8 at once (still dozens of
+// idle/wake round trips); ASan (shadow stacks, about 3x) spawns an eighth.
+#if defined(__SANITIZE_THREAD__)
+#define FB_IO_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FB_IO_TEST_TSAN 1
+#endif
+#endif
+#if defined(FB_IO_TEST_TSAN)
+inline constexpr int kSpawns = 500;
+inline constexpr int kJoinEvery = 8;
+#else
 inline constexpr int kSpawns = 100'000 / 8;
+inline constexpr int kJoinEvery = 64;
+#endif
 // A timer may fire this late and still pass (it never may fire early).
 inline constexpr std::chrono::seconds kTimerBound{20};
 #else
 inline constexpr int kSpawns = 100'000;
+inline constexpr int kJoinEvery = 64;
 inline constexpr std::chrono::seconds kTimerBound{5};
 #endif
 
@@ -288,10 +304,10 @@ class FiberIoSpawns : public ShapedTest {
   // futex, and a spawn from outside must reach either kind.
   void SetUp() override { (void)rt.io_executor(); }
 
-  // `spawners` plain threads spawn kSpawns tiny fibers in all. Every 64th spawn is joined at once
-  // (a blocking Task::get: the runtime goes idle between them, so the next spawn must wake it),
-  // half of the others are joined at the end, the rest are detached (dropped handles). A lost
-  // wake-up leaves a fiber unrun and the deadline reports it.
+  // `spawners` plain threads spawn kSpawns tiny fibers in all. Every kJoinEvery-th spawn is
+  // joined at once (a blocking Task::get: the runtime goes idle between them, so the next spawn
+  // must wake it), half of the others are joined at the end, the rest are detached (dropped
+  // handles). A lost wake-up leaves a fiber unrun and the deadline reports it.
   void spawn_and_complete(int spawners) {
     std::atomic<int> done{0};
     ThreadEvent all_done;
@@ -306,7 +322,7 @@ class FiberIoSpawns : public ShapedTest {
           auto t = rt.spawn([&] {
             if (done.fetch_add(1, std::memory_order_relaxed) + 1 == total) all_done.set();
           });
-          if (i % 64 == 0) {
+          if (i % kJoinEvery == 0) {
             get_within(t, "a spawned fiber joined at once");
           } else if (i % 2 == 0) {
             joined.push_back(std::move(t));
