@@ -346,10 +346,18 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   const auto until = std::min(deadline, trim_at);
   bool woken = false;
   // One idle thread at a time serves I/O and timers; not this one if its handlers just woke
-  // another thread's fiber (see yield_drive_) — unless every thread is idle now: the last one
-  // to go idle always drives, so handlers never wait with every thread on its futex.
-  const bool yield = std::exchange(yield_drive_, false) && group_.idle.load(std::memory_order_seq_cst) < group_.size();
-  Reactor* r = yield ? nullptr : group_.try_drive();
+  // another thread's fiber (see notify): it hands the drive to that thread, which drives at its
+  // next idle. The hand-over wakes it (no syscall when it runs or is already woken): it may have
+  // found the token taken while our handlers ran and parked on its futex, and with us parked
+  // too nobody would drive. (Driving anyway when every thread counted as idle left two threads
+  // hopping across each other: the woken one still counts as idle until it has woken up.)
+  Reactor* r = nullptr;
+  if (yield_drive_) {
+    yield_drive_ = false;
+    group_.unpark(yield_to_);
+  } else {
+    r = group_.try_drive();
+  }
   if (r != nullptr) {
     driving_ = true;
     picks_since_poll_ = 0;
@@ -367,8 +375,11 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
 // reactor (an I/O handler woke the fiber), it leaves the next wait to us: we are about to run,
 // and the fiber's next I/O completion then wakes it here, without a cross-thread hop.
 void WorkStealing::notify() noexcept {
-  if (WorkStealing* waker = tl_algo; waker != nullptr && waker != this && waker->driving_ && &waker->group_ == &group_)
+  WorkStealing* waker = tl_algo;
+  if (waker != nullptr && waker != this && waker->driving_ && &waker->group_ == &group_) {
     waker->yield_drive_ = true;
+    waker->yield_to_ = index_;
+  }
   group_.unpark(index_);
 }
 

@@ -274,6 +274,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   // (its fibers wait for I/O; our own next wait goes to the futex). Self-healing: if that
   // thread stays busy, its polls wake us again to drive.
   bool yield_drive_ = false;
+  std::size_t yield_to_ = 0;  // with yield_drive_: the thread whose fiber our handler woke
 };
 
 }  // namespace fiberbridge::detail
