@@ -145,9 +145,9 @@ boost::asio::awaitable<typename Call::Result> coro_await_sync_call(std::shared_p
 
 // The coroutine variant's call: an awaitable that makes it when awaited.
 struct CoroWait {
-  template <class Call>
-  static auto run(std::shared_ptr<Call> call, const SyncToAsyncOptions& options) {
-    return coro_await_sync_call<Call>(std::move(call), options);
+  template <class Call, class F, class Args>
+  static auto run(const F& f, Args&& args, const SyncToAsyncOptions& options) {
+    return coro_await_sync_call<Call>(std::make_shared<Call>(f, std::move(args)), options);
   }
 };
 

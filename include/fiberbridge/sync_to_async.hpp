@@ -32,7 +32,9 @@
 /// Compiled from examples/headers/sync_to_async.cpp.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <stop_token>
 #include <tuple>
@@ -95,12 +97,34 @@ class SyncCall<F, std::tuple<A...>> final : public SyncCallBase {
 
 // Throws std::invalid_argument for an executor together with thread_sensitive.
 void validate(const SyncToAsyncOptions& options);
-// Routes, submits and waits for `call`; returns once its result is stored, else throws.
-void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncOptions& options);
 
-// Both variants' SyncToAsync but for `Wait::run<Call>(call, options)`, which makes the call
+struct FiberSyncCall;
+
+// The calling fiber's reference to its finished call (the body, its result inside): dropped
+// when the caller has moved the result out.
+class SyncCallRef {
+ public:
+  SyncCallRef(FiberSyncCall* block, SyncCallBase* call) noexcept : block_(block), call_(call) {}
+  SyncCallRef(const SyncCallRef&) = delete;
+  SyncCallRef& operator=(const SyncCallRef&) = delete;
+  ~SyncCallRef();
+  SyncCallBase& call() const noexcept { return *call_; }
+
+ private:
+  FiberSyncCall* block_;
+  SyncCallBase* call_;
+};
+
+// Builds one call in one allocation (the bridge's state, the context copy and, at an offset
+// aligned for it, the body made by `make(at, arg)`: `size` bytes aligned to `align`), routes,
+// submits and waits for it. Returns once its result is stored, else throws (NotInFiberError
+// and CancelledError before `make` runs).
+SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*make)(void* at, void* arg), void* arg,
+                          const SyncToAsyncOptions& options);
+
+// Both variants' SyncToAsync but for `Wait::run<Call>(f, args, options)`, which makes the call
 // (see bridge_shell.hpp): the options are validated at construction, the arguments are
-// decay-copied into the call.
+// decay-copied into a tuple the call is built from.
 template <class F, class Wait>
 class SyncBridge : public BridgeShell<F, SyncToAsyncOptions> {
   static_assert(!is_async_callable_v<F>,
@@ -116,18 +140,29 @@ class SyncBridge : public BridgeShell<F, SyncToAsyncOptions> {
 
   template <class... A>
   auto operator()(A&&... a) const {
-    using Call = SyncCall<F, std::tuple<std::decay_t<A>...>>;
-    return Wait::template run<Call>(
-        std::make_shared<Call>(this->f_, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)), this->options_);
+    using Args = std::tuple<std::decay_t<A>...>;
+    using Call = SyncCall<F, Args>;
+    return Wait::template run<Call>(this->f_, Args(std::forward<A>(a)...), this->options_);
   }
 };
 
-// The fiber variant's call: the fiber waits, then the result is moved out.
+// The fiber variant's call: built inside the call's one allocation, the fiber waits, then the
+// result is moved out.
 struct FiberWait {
-  template <class Call>
-  static auto run(const std::shared_ptr<Call>& call, const SyncToAsyncOptions& options) {
-    run_sync_call(call, options);
-    return call->take();
+  template <class Call, class F, class Args>
+  static auto run(const F& f, Args&& args, const SyncToAsyncOptions& options) {
+    struct Make {
+      const F& f;
+      Args& args;
+    } make{f, args};
+    SyncCallRef ref = run_sync_call(
+        sizeof(Call), alignof(Call),
+        [](void* at, void* m) -> SyncCallBase* {
+          auto& mk = *static_cast<Make*>(m);
+          return ::new (at) Call(mk.f, std::move(mk.args));
+        },
+        &make, options);
+    return static_cast<Call&>(ref.call()).take();
   }
 };
 

@@ -70,8 +70,7 @@ void DedicatedThread::loop(std::shared_ptr<Shared> s, std::string name) {
     {
       std::lock_guard g(s->m);
       if (!s->q.empty()) {
-        work = std::move(s->q.front());
-        s->q.pop_front();
+        work = s->q.pop_front();
       } else if (s->retired) {
         return;
       }

@@ -7,7 +7,6 @@
 // Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "bridge/sync_executor.hpp"
 #include "detail/parker.hpp"
+#include "detail/work_ring.hpp"
 
 namespace fiberbridge::detail {
 
@@ -40,7 +40,7 @@ class DedicatedThread final : public SyncExecutor {
   struct Shared {
     mutable std::mutex m;
     Parker parker;  // the thread waits here for work
-    std::deque<unique_function> q;
+    WorkRing q;  // no allocation per item once it reached its depth
     bool started = false;
     bool retired = false;
   };

@@ -18,8 +18,13 @@ void check_hold(const RoutingState& routing, const SyncExecutor* target) {
   }
 }
 
-// Borrowed global executors: the shared_ptr does not own them.
-std::shared_ptr<SyncExecutor> borrow(SyncExecutor& e) { return std::shared_ptr<SyncExecutor>(&e, [](SyncExecutor*) {}); }
+// The process-wide blocking pool, borrowed: the shared_ptr does not own it. Made once (a
+// non-owning shared_ptr with a deleter allocates its control block), then copied per call.
+const std::shared_ptr<SyncExecutor>& borrowed_pool() {
+  static const auto* pool =
+      new std::shared_ptr<SyncExecutor>(&BlockingPool::instance(), [](SyncExecutor*) {});  // never destroyed, like the pool
+  return *pool;
+}
 
 }  // namespace
 
@@ -29,7 +34,7 @@ Route choose_route(const SyncToAsyncOptions& options, const RoutingState& routin
     if (options.executor != nullptr) {
       r.user = options.executor;
     } else {
-      r.executor = borrow(BlockingPool::instance());
+      r.executor = borrowed_pool();
     }
     return r;
   }

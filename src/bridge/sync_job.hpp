@@ -1,9 +1,11 @@
 // bridge/sync_job.hpp — one sync_to_async call, all but the waiting: shared by the fiber
 // variant (bridge/sync_to_async.cpp) and the coroutine variant (coro/coro_bridge.cpp).
 //
-// `SyncBody` is the call's state both sides see: the body's context copy and scope, its stop
-// source, the rule-4 hold. `submit_routed` binds the body's scope for a route and hands the
-// executor a `SyncJob<Control>`, choosing again while the chosen frame chain closes under it.
+// `SyncBody` is the coroutine variant's call state both sides see: the body's context copy and
+// scope, its stop source, the rule-4 hold. The fiber variant keeps the same state inside its
+// one-allocation call block (fiber_sync_call.hpp). `submit_routed` binds the body's scope for a
+// route and hands the executor a `SyncJob<Ptr>` (Ptr: the control's strong reference type),
+// choosing again while the chosen frame chain closes under it.
 // Running the job swaps the body's scope onto the running thread, invokes the body with its
 // stop token and reports the outcome to `Control::body_done`. A job that an executor destroys
 // without running it reports an error instead, so the caller never waits forever — unless the
@@ -23,6 +25,18 @@
 #include "fiberbridge/sync_to_async.hpp"
 
 namespace fiberbridge::detail {
+
+// A body's scope before the rule-4 hold: its context holder, the caller's routing state, its
+// stop token, `outer` as the runtime of the calling code.
+inline Scope body_scope_base(std::shared_ptr<ContextData> context, const RoutingState& routing, std::stop_token stop,
+                             Runtime* outer) {
+  Scope body;
+  body.context = std::move(context);
+  body.routing = routing;
+  body.stop = std::move(stop);
+  body.outer_runtime = outer;
+  return body;
+}
 
 struct SyncBody {
   std::shared_ptr<SyncCallBase> call;
@@ -46,11 +60,7 @@ struct SyncBody {
   // The body's scope for `route`: the caller's routing state plus a rule-4 hold when the target
   // is a single thread, the body's own stop token, `outer` as the runtime of the calling code.
   void bind(const Route& route, const RoutingState& routing, Runtime* outer) {
-    Scope body;
-    body.context = body_context;
-    body.routing = routing;
-    body.stop = body_stop.get_token();
-    body.outer_runtime = outer;
+    Scope body = body_scope_base(body_context, routing, body_stop.get_token(), outer);
     if (route.holdable()) {
       hold = std::make_shared<const Hold>(route.target(), body.routing.holds);
       body.routing.holds = hold;
@@ -62,6 +72,7 @@ struct SyncBody {
   void release_hold() noexcept {
     if (hold) hold->active.store(false, std::memory_order_release);
   }
+  std::stop_token body_token() const noexcept { return body_stop.get_token(); }
 };
 
 // A job destroyed unrun: the caller hears of it, unless the router took the job back.
@@ -74,19 +85,23 @@ struct ReportUnrunJob {
   }
 };
 
-// Control: derives from SyncBody; has `void body_done(std::exception_ptr) noexcept` and
-// `static constexpr const char* kBridgeName` (named in the "destroyed without running" error).
-template <class Control>
+// Ptr: a strong reference (shared_ptr or IntrusivePtr) to a Control, which has the members
+// of SyncBody that are used here (`call`, `body_scope`, `body_token()`, `bind`, `resubmitting`),
+// `void body_done(std::exception_ptr) noexcept` and `static constexpr const char* kBridgeName`
+// (named in the "destroyed without running" error).
+template <class Ptr>
 class SyncJob {
+  using Control = typename Ptr::element_type;
+
  public:
-  explicit SyncJob(std::shared_ptr<Control> ctl) noexcept : ctl_(std::move(ctl)) {}
+  explicit SyncJob(Ptr ctl) noexcept : ctl_(std::move(ctl)) {}
   void operator()() {
-    std::shared_ptr<Control> ctl = ctl_.take();
+    Ptr ctl = ctl_.take();
     std::exception_ptr error;
     {
       ScopeSwap swap(std::move(ctl->body_scope));
       try {
-        ctl->call->invoke(ctl->body_stop.get_token());
+        ctl->call->invoke(ctl->body_token());
       } catch (...) {
         error = std::current_exception();
       }
@@ -95,18 +110,18 @@ class SyncJob {
   }
 
  private:
-  MustRun<Control, ReportUnrunJob<Control>> ctl_;
+  MustRun<Control, ReportUnrunJob<Control>, Ptr> ctl_;
 };
 
 // Submits `ctl`'s body along `route`; when the frame chain closed between choosing and
 // submitting (the job was not taken) it disarms the job and chooses again. Returns where the
 // body went, for Runtime::dump. Throws what choose_route and the executor throw.
-template <class Control>
-const char* submit_routed(const std::shared_ptr<Control>& ctl, Route route, const SyncToAsyncOptions& options,
+template <class Ptr>
+const char* submit_routed(const Ptr& ctl, Route route, const SyncToAsyncOptions& options,
                           const RoutingState& routing, Runtime* outer) {
   for (;;) {
     ctl->bind(route, routing, outer);
-    unique_function job{SyncJob<Control>(ctl)};
+    unique_function job{SyncJob<Ptr>(ctl)};
     if (submit(route, job)) return route.name();
     ctl->resubmitting.store(true, std::memory_order_release);
     job = {};

@@ -1,18 +1,17 @@
 // bridge/sync_to_async.cpp — the fiber side and the thread side of one sync_to_async call.
 //
-// The fiber builds a CallControl (shared with the thread that runs the body), routes it,
-// and waits on a fiber condition variable: only the fiber suspends. The body runs in a copy
-// of the caller's scope (context copy, routing state plus the rule-4 hold, a stop token that
-// follows the caller's). When the caller's task is stopped the fiber leaves at once with
-// CancelledError and the body runs on detached; it only touches the shared CallControl.
-#include <boost/fiber/condition_variable.hpp>
-
-#include <atomic>
+// The fiber builds the call in one allocation (FiberSyncCall: the body, the shared state, the
+// body's context copy; see fiber_sync_call.hpp), routes it, and waits on a fiber condition
+// variable: only the fiber suspends. The body runs in a copy of the caller's scope (context
+// copy, routing state plus the rule-4 hold, the caller's stop token). When the caller's task
+// is stopped the fiber leaves at once with CancelledError and the body runs on detached; it
+// only touches the call block, which its job's reference keeps alive until it finishes.
 #include <stdexcept>
 
-#include "fiberbridge/detail/wait_mark.hpp"
+#include "bridge/fiber_sync_call.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
 #include "fiberbridge/sync_to_async.hpp"
@@ -21,28 +20,10 @@ namespace fiberbridge::detail {
 
 namespace {
 
-struct CallControl : SyncBody {
-  static constexpr const char* kBridgeName = "sync_to_async";
-
-  std::mutex m;
-  boost::fibers::condition_variable_any cv;
-  bool done = false;
-  std::exception_ptr error;
-
-  void body_done(std::exception_ptr e) noexcept {
-    release_hold();
-    std::lock_guard g(m);
-    if (done) return;
-    done = true;
-    error = std::move(e);
-    cv.notify_all();  // under the lock: the fiber cannot leave (and drop its reference) meanwhile
-  }
-};
-
-struct ForwardStop {
-  CallControl* ctl;
+// Wakes the waiting fiber when its task is stopped (the body sees the same token stopped).
+struct WakeOnStop {
+  FiberSyncCall* ctl;
   void operator()() noexcept {
-    ctl->body_stop.request_stop();
     std::lock_guard g(ctl->m);
     ctl->cv.notify_all();
   }
@@ -57,23 +38,31 @@ void validate(const SyncToAsyncOptions& options) {
         "to run on your executor)");
 }
 
-void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncOptions& options) {
+SyncCallRef::~SyncCallRef() { block_->release(); }
+
+SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*), void* arg,
+                          const SyncToAsyncOptions& options) {
   if (!in_fiber()) throw NotInFiberError();
   ExecState& state = current_state();  // the fiber's own object: stays valid if the fiber migrates
   const std::stop_token stop = state.scope.stop;
   if (stop.stop_requested()) throw CancelledError();
 
-  auto ctl = std::make_shared<CallControl>();
-  ctl->begin(call, *state.scope.context);
+  IntrusivePtr<FiberSyncCall> ctl = FiberSyncCall::create(size, align, make, arg);
+  ctl->begin(*state.scope.context, stop);
   // Where the body went, for Runtime::dump: outlives the call (see Route::name).
-  const char* target_name =
-      submit_routed(ctl, choose_route(options, state.scope.routing, state.runtime()), options, state.scope.routing,
-                    state.runtime());
+  const char* target_name = nullptr;
+  try {
+    target_name = submit_routed(ctl, choose_route(options, state.scope.routing, state.runtime()), options,
+                                state.scope.routing, state.runtime());
+  } catch (...) {
+    ctl->unbind();  // not submitted: no job holds the scope (and the anchor) any more
+    throw;
+  }
 
   bool cancelled = false;
   std::exception_ptr error;
   {
-    std::stop_callback<ForwardStop> on_stop(stop, ForwardStop{ctl.get()});
+    std::stop_callback<WakeOnStop> on_stop(stop, WakeOnStop{ctl.get()});
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
     std::unique_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
@@ -93,6 +82,8 @@ void run_sync_call(const std::shared_ptr<SyncCallBase>& call, const SyncToAsyncO
   ctl->end(*state.scope.context);
   if (cancelled) throw CancelledError();
   if (error) std::rethrow_exception(std::move(error));
+  SyncCallBase* call = ctl->call;
+  return SyncCallRef(ctl.detach(), call);
 }
 
 }  // namespace fiberbridge::detail

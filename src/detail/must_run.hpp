@@ -4,7 +4,8 @@
 // run or destroyed unrun, when the executor drops it (shut down, out of memory). Whoever waits
 // on the shared state must hear of both, or it waits forever. `MustRun` holds the state: running
 // the work takes it out (`take`); destroying a holder that still has it calls `Dropped{}(state)`.
-// Move-only: the moved-from holder is empty and reports nothing.
+// Move-only: the moved-from holder is empty and reports nothing. `Ptr` is the kind of strong
+// reference held (shared_ptr, or an IntrusivePtr for a state that counts its own references).
 #pragma once
 
 #include <memory>
@@ -12,10 +13,10 @@
 
 namespace fiberbridge::detail {
 
-template <class T, class Dropped>
+template <class T, class Dropped, class Ptr = std::shared_ptr<T>>
 class MustRun {
  public:
-  explicit MustRun(std::shared_ptr<T> state) noexcept : state_(std::move(state)) {}
+  explicit MustRun(Ptr state) noexcept : state_(std::move(state)) {}
   MustRun(MustRun&&) noexcept = default;
   MustRun& operator=(MustRun&&) = delete;
   ~MustRun() {
@@ -23,10 +24,10 @@ class MustRun {
   }
 
   // The state, for the work that runs now; the holder reports nothing afterwards.
-  std::shared_ptr<T> take() noexcept { return std::move(state_); }
+  Ptr take() noexcept { return std::move(state_); }
 
  private:
-  std::shared_ptr<T> state_;
+  Ptr state_;
 };
 
 }  // namespace fiberbridge::detail

@@ -1,0 +1,115 @@
+// bridge/fiber_sync_call.cpp — see fiber_sync_call.hpp.
+#include "bridge/fiber_sync_call.hpp"
+
+#include <new>
+
+namespace fiberbridge::detail {
+
+// Hands out the anchor's control block storage inside the call block (one control block per
+// call, allocated once); its deallocate is the anchor's end: it drops the anchor's memory
+// reference, after the control block was destroyed (nothing touches it afterwards).
+template <class T>
+struct AnchorAllocator {
+  using value_type = T;
+  FiberSyncCall* call;
+
+  explicit AnchorAllocator(FiberSyncCall* c) noexcept : call(c) {}
+  template <class U>
+  AnchorAllocator(const AnchorAllocator<U>& o) noexcept : call(o.call) {}  // NOLINT: rebinding
+
+  T* allocate(std::size_t n) noexcept {
+    static_assert(sizeof(T) <= FiberSyncCall::kAnchorSize && alignof(T) <= alignof(std::max_align_t),
+                  "the shared_ptr control block does not fit FiberSyncCall::anchor_storage_");
+    (void)n;  // always 1: the one control block
+    return reinterpret_cast<T*>(call->anchor_storage_);
+  }
+  void deallocate(T*, std::size_t) noexcept { call->drop_memory(); }
+
+  template <class U>
+  bool operator==(const AnchorAllocator<U>& o) const noexcept {
+    return call == o.call;
+  }
+};
+
+namespace {
+
+struct KeepData {
+  void operator()(ContextData*) const noexcept {}  // destroyed with the block
+};
+
+constexpr std::size_t kDefaultAlign = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+
+void free_raw(void* p, std::size_t align) noexcept {
+  if (align > kDefaultAlign) {
+    ::operator delete(p, std::align_val_t(align));
+  } else {
+    ::operator delete(p);
+  }
+}
+
+}  // namespace
+
+IntrusivePtr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std::size_t align,
+                                                  SyncCallBase* (*make)(void*, void*), void* arg) {
+  const std::size_t a = align > alignof(FiberSyncCall) ? align : alignof(FiberSyncCall);
+  const std::size_t offset = (sizeof(FiberSyncCall) + align - 1) / align * align;
+  void* raw = a > kDefaultAlign ? ::operator new(offset + size, std::align_val_t(a)) : ::operator new(offset + size);
+  auto* c = ::new (raw) FiberSyncCall(a);
+  try {
+    c->call = make(static_cast<unsigned char*>(raw) + offset, arg);
+  } catch (...) {
+    c->~FiberSyncCall();
+    free_raw(raw, a);
+    throw;
+  }
+  return IntrusivePtr<FiberSyncCall>::adopt(c);
+}
+
+void FiberSyncCall::release() noexcept {
+  if (users_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Neither the caller nor a job is left: the body (callable, arguments, result) goes now, on
+  // this thread, as it did when it was shared by the two; the memory may outlive it (anchor).
+  call->~SyncCallBase();
+  call = nullptr;
+  drop_memory();
+}
+
+void FiberSyncCall::drop_memory() noexcept {
+  if (mem_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  const std::size_t a = align_;
+  void* raw = this;
+  this->~FiberSyncCall();
+  free_raw(raw, a);
+}
+
+void FiberSyncCall::begin(const ContextData& caller, std::stop_token stop) {
+  before = caller.snapshot();
+  body_data.map = before;
+  body_stop = std::move(stop);
+  mem_.fetch_add(1, std::memory_order_relaxed);  // the anchor's, dropped by its deallocate
+  body_scope.context = std::shared_ptr<ContextData>(&body_data, KeepData{}, AnchorAllocator<ContextData>(this));
+}
+
+void FiberSyncCall::bind(const Route& route, const RoutingState& routing, Runtime* outer) {
+  std::shared_ptr<ContextData> anchor = std::move(body_scope.context);
+  unbind();      // a previous binding's hold alias goes before its Hold
+  hold.reset();
+  Scope body = body_scope_base(anchor, routing, body_stop, outer);
+  if (route.holdable()) {
+    const Hold& h = hold.emplace(route.target(), body.routing.holds);
+    body.routing.holds = std::shared_ptr<const Hold>(anchor, &h);  // aliasing: no allocation
+  }
+  body_scope = std::move(body);
+}
+
+void FiberSyncCall::body_done(std::exception_ptr e) noexcept {
+  release_hold();
+  unbind();  // a job destroyed unrun still had the scope (and the anchor); a run one moved it out
+  std::lock_guard g(m);
+  if (done) return;
+  done = true;
+  error = std::move(e);
+  cv.notify_all();  // under the lock: the fiber cannot leave (and drop its reference) meanwhile
+}
+
+}  // namespace fiberbridge::detail

@@ -1,0 +1,101 @@
+// bridge/fiber_sync_call.hpp — one fiber sync_to_async call in one heap allocation.
+//
+// Owns: the block [FiberSyncCall | the body (SyncCall<F, Args>: callable, arguments, result)],
+// holding everything the two sides share: the waiting state (mutex, fiber condition variable,
+// outcome), the body's context copy (`body_data`), its rule-4 hold, its scope and the job's
+// queue reference. Nothing else is allocated per call: the job handed to an executor is one
+// intrusive reference (inline in a unique_function), the body's stop token is the caller's.
+//
+// References (intrusive, no shared_ptr cycle):
+//  * `users_` — the calling fiber and the job (while it exists). The last one destroys the body
+//    (callable, arguments, result) and drops the users' memory reference. Either may be last:
+//    the caller normally, the body's thread when the caller was cancelled and the body ran on
+//    detached.
+//  * `mem_` — the users (one, together) plus the anchor while it exists. The last one destroys
+//    the block and frees it.
+//  * the anchor: a shared_ptr<ContextData> to `body_data` whose control block lives in
+//    `anchor_storage_` (an allocator that hands out that storage; its deallocate drops the
+//    anchor's memory reference). The body's Scope needs shared_ptrs (its context, the rule-4
+//    Hold aliased to the same control block); anything that keeps them past the call (a Token's
+//    weak_ptr, a fiber spawned by the body holding the hold chain) keeps only the memory, never
+//    the body, alive. The anchor is created once, in begin(), and lives in `body_scope` until
+//    the job moves the scope onto the body's thread, or a job destroyed unrun (or a failed
+//    submission) clears it: the block never owns itself for longer than that.
+// Thread rules: begin/bind/end and the wait run on the calling fiber; the job moves
+// `body_scope` out and calls body_done on the body's thread; `m` guards `done` and `error`.
+#pragma once
+
+#include <boost/fiber/condition_variable.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+
+#include "bridge/router.hpp"
+#include "bridge/sync_job.hpp"
+#include "context/exec_state.hpp"
+#include "detail/intrusive_ptr.hpp"
+#include "fiberbridge/sync_to_async.hpp"
+
+namespace fiberbridge::detail {
+
+struct FiberSyncCall {
+  static constexpr const char* kBridgeName = "sync_to_async";
+
+  // One allocation: this header, then the body built by `make` at an offset aligned for it. The
+  // caller holds the one reference returned. Throws std::bad_alloc and what `make` throws.
+  static IntrusivePtr<FiberSyncCall> create(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*),
+                                            void* arg);
+
+  void add_ref() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept;
+
+  // The body runs in a copy of the caller's context (O(1): the map is immutable and shared)
+  // and sees the caller's stop token (stopped when the caller's task is).
+  void begin(const ContextData& caller, std::stop_token stop);
+  // The body's scope for `route` (see SyncBody::bind): the hold, when there is one, is this
+  // block's, shared through the anchor. Caller's side only, while no job of this call exists.
+  void bind(const Route& route, const RoutingState& routing, Runtime* outer);
+  // Copies what the body changed so far back into the caller's context (all of it unless the
+  // caller was cancelled first). Caller's side, after the wait.
+  void end(ContextData& caller) const { copy_back(before, body_data.snapshot(), caller); }
+  // Drops the scope that was bound but never ran (no job of this call exists any more).
+  void unbind() noexcept { Scope dead = std::move(body_scope); }
+  std::stop_token body_token() const noexcept { return body_stop; }
+  void release_hold() noexcept {
+    if (hold) hold->active.store(false, std::memory_order_release);
+  }
+  // The body's outcome (or a job destroyed unrun): wakes the caller.
+  void body_done(std::exception_ptr e) noexcept;
+
+  SyncCallBase* call = nullptr;  // the body, in this block
+  std::shared_ptr<const VarMap> before;
+  ContextData body_data;
+  std::optional<Hold> hold;  // rule 4, when the target is a single thread
+  Scope body_scope;          // moved onto the body's thread when it starts
+  std::stop_token body_stop;
+  std::atomic<bool> resubmitting{false};  // a job destroyed now was refused, not dropped
+
+  std::mutex m;
+  boost::fibers::condition_variable_any cv;
+  bool done = false;
+  std::exception_ptr error;
+
+ private:
+  template <class T>
+  friend struct AnchorAllocator;
+  static constexpr std::size_t kAnchorSize = 8 * sizeof(void*);
+
+  explicit FiberSyncCall(std::size_t align) noexcept : align_(align) {}
+  void drop_memory() noexcept;
+
+  std::atomic<unsigned> users_{1};
+  std::atomic<unsigned> mem_{1};
+  std::size_t align_;  // of the allocation
+  alignas(std::max_align_t) unsigned char anchor_storage_[kAnchorSize];
+};
+
+}  // namespace fiberbridge::detail
