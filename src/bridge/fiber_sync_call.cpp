@@ -49,7 +49,7 @@ void free_raw(void* p, std::size_t align) noexcept {
 
 }  // namespace
 
-IntrusivePtr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std::size_t align,
+boost::intrusive_ptr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std::size_t align,
                                                   SyncCallBase* (*make)(void*, void*), void* arg) {
   const std::size_t a = align > alignof(FiberSyncCall) ? align : alignof(FiberSyncCall);
   const std::size_t offset = (sizeof(FiberSyncCall) + align - 1) / align * align;
@@ -62,7 +62,7 @@ IntrusivePtr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std::size_t 
     free_raw(raw, a);
     throw;
   }
-  return IntrusivePtr<FiberSyncCall>::adopt(c);
+  return boost::intrusive_ptr<FiberSyncCall>(c, false);  // adopts the reference
 }
 
 void FiberSyncCall::release() noexcept {

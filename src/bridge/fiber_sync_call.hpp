@@ -26,6 +26,7 @@
 #pragma once
 
 #include <boost/fiber/condition_variable.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -37,7 +38,6 @@
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
-#include "detail/intrusive_ptr.hpp"
 #include "fiberbridge/sync_to_async.hpp"
 
 namespace fiberbridge::detail {
@@ -47,11 +47,14 @@ struct FiberSyncCall {
 
   // One allocation: this header, then the body built by `make` at an offset aligned for it. The
   // caller holds the one reference returned. Throws std::bad_alloc and what `make` throws.
-  static IntrusivePtr<FiberSyncCall> create(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*),
+  static boost::intrusive_ptr<FiberSyncCall> create(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*),
                                             void* arg);
 
   void add_ref() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept;
+  // boost::intrusive_ptr's hooks (found by argument-dependent lookup).
+  friend void intrusive_ptr_add_ref(FiberSyncCall* c) noexcept { c->add_ref(); }
+  friend void intrusive_ptr_release(FiberSyncCall* c) noexcept { c->release(); }
 
   // The body runs in a copy of the caller's context (O(1): the map is immutable and shared)
   // and sees the caller's stop token (stopped when the caller's task is).

@@ -85,7 +85,7 @@ struct ReportUnrunJob {
   }
 };
 
-// Ptr: a strong reference (shared_ptr or IntrusivePtr) to a Control, which has the members
+// Ptr: a strong reference (shared_ptr or boost::intrusive_ptr) to a Control, which has the members
 // of SyncBody that are used here (`call`, `body_scope`, `body_token()`, `bind`, `resubmitting`),
 // `void body_done(std::exception_ptr) noexcept` and `static constexpr const char* kBridgeName`
 // (named in the "destroyed without running" error).

@@ -47,7 +47,7 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   const std::stop_token stop = state.scope.stop;
   if (stop.stop_requested()) throw CancelledError();
 
-  IntrusivePtr<FiberSyncCall> ctl = FiberSyncCall::create(size, align, make, arg);
+  boost::intrusive_ptr<FiberSyncCall> ctl = FiberSyncCall::create(size, align, make, arg);
   ctl->begin(*state.scope.context, stop);
   // Where the body went, for Runtime::dump: outlives the call (see Route::name).
   const char* target_name = nullptr;

@@ -5,7 +5,7 @@
 // on the shared state must hear of both, or it waits forever. `MustRun` holds the state: running
 // the work takes it out (`take`); destroying a holder that still has it calls `Dropped{}(state)`.
 // Move-only: the moved-from holder is empty and reports nothing. `Ptr` is the kind of strong
-// reference held (shared_ptr, or an IntrusivePtr for a state that counts its own references).
+// reference held (shared_ptr, or a boost::intrusive_ptr for a state that counts its own references).
 #pragma once
 
 #include <memory>
