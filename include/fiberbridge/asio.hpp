@@ -16,8 +16,8 @@
 ///
 /// Where the I/O runs: each Runtime owns one io_context (`Runtime::io_executor()`), driven by
 /// the runtime's own scheduler threads, tokio-style: an idle scheduler thread waits in it
-/// (epoll) instead of on its futex, one thread at a time, and busy threads poll it every few
-/// dispatcher runs, so I/O and timers do not starve behind fibers that yield. A completion
+/// (epoll) instead of on its futex, one thread at a time, and busy threads poll it every 61
+/// fiber switches or so, so I/O and timers do not starve behind fibers that yield. A completion
 /// handler runs on a scheduler thread, outside any fiber (in the thread's dispatcher), and only
 /// stores the result and wakes the fiber: on that same thread when the fiber last ran there
 /// (no cross-thread hop), else through Boost.Fiber's remote wake-up. Handlers of your own must

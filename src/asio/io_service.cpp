@@ -4,8 +4,8 @@
 // Owns: one boost::asio::io_context per runtime, driven by the runtime's own scheduler threads
 // (the service is the scheduler's Reactor, scheduler/sources.hpp): an idle scheduler thread waits
 // in it (epoll) instead of on its futex, one thread at a time, and busy threads poll it from
-// their dispatcher every few dispatcher runs. So a `use_fiber` completion runs on a scheduler
-// thread and makes its fiber ready there: no cross-thread wake when the fiber last ran on that
+// their dispatcher after 61 picks without a look at it. So a `use_fiber` completion runs on a
+// scheduler thread and makes its fiber ready there: no cross-thread wake when the fiber last ran on that
 // thread (always on a 1-thread runtime); a fiber that belongs to another thread's scheduler is
 // woken remotely (Boost.Fiber keeps a suspended fiber on its scheduler). Tokio's design; the
 // previous one, a dedicated reactor thread, paid a cross-thread wake per completion (about
