@@ -7,6 +7,8 @@
 // Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
 #pragma once
 
+#include <boost/circular_buffer.hpp>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,7 +16,6 @@
 
 #include "bridge/sync_executor.hpp"
 #include "detail/parker.hpp"
-#include "detail/work_ring.hpp"
 
 namespace fiberbridge::detail {
 
@@ -40,7 +41,7 @@ class DedicatedThread final : public SyncExecutor {
   struct Shared {
     mutable std::mutex m;
     Parker parker;  // the thread waits here for work
-    WorkRing q;  // no allocation per item once it reached its depth
+    boost::circular_buffer<unique_function> q;  // grown by submit; no allocation per item
     bool started = false;
     bool retired = false;
   };
