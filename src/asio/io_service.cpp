@@ -44,6 +44,7 @@
 #include "fiberbridge/errors.hpp"
 #include "observe/metrics_sources.hpp"
 #include "runtime_impl.hpp"
+#include "scheduler/fiber_wake.hpp"
 #include "scheduler/sources.hpp"
 
 namespace fiberbridge::detail {
@@ -236,8 +237,9 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
     (abandoned ? op.abandoned : op.done) = true;
     waiter = std::exchange(op.waiter, nullptr);
   }
-  // Local when the fiber belongs to this thread's scheduler, else Boost's remote wake-up.
-  if (waiter != nullptr) boost::fibers::context::active()->schedule(waiter);
+  // The fiber parked detached: this thread adopts it when it is one of the fiber's runtime
+  // (an I/O handler, on the driving thread: no cross-thread hop), else its own thread does.
+  if (waiter != nullptr) wake_fiber(waiter);
 }
 
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
@@ -248,7 +250,8 @@ bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_e
   boost::fibers::detail::spinlock_lock lk(op->m);
   while (!op->done && !op->abandoned) {
     op->waiter = self;
-    self->suspend(lk);  // releases m once this fiber is switched out
+    park_detached_on_next_suspend();  // whoever settles the operation runs us next (fiber_wake.hpp)
+    self->suspend(lk);                // releases m once this fiber is switched out
     lk.lock();
   }
   return op->done;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "scheduler/fiber_props.hpp"
+#include "scheduler/fiber_wake.hpp"
 
 namespace fiberbridge::detail {
 
@@ -223,6 +224,7 @@ LaunchGuard::~LaunchGuard() {
 }
 
 bool scheduler_runs_here() noexcept { return tl_algo != nullptr; }
+WorkStealing* WorkStealing::on_this_thread() noexcept { return tl_algo; }
 
 ReadyQueue& WorkStealing::queue() noexcept { return group_.queue(index_); }
 
@@ -270,6 +272,7 @@ void WorkStealing::awakened(context* ctx) noexcept {
 // Outside work and the reactor, served from the dispatcher context only (no fiber runs, none
 // holds a Boost.Fiber lock: a fiber that suspends calls pick_next holding its wait queue's).
 void WorkStealing::serve_sources() noexcept {
+  if (group_.has_handed(index_)) adopt_handed(*this);
   if (group_.outside_pending()) group_.outside()->run_here();
   // Only while busy (other fibers queued) and not since kPollEvery picks: a thread about to idle
   // drives the reactor anyway, and one that just did needs no extra epoll_wait(0).
@@ -287,12 +290,18 @@ void WorkStealing::serve_sources() noexcept {
 }
 
 context* WorkStealing::pick_next() noexcept {
-  if (context::active()->is_context(type::dispatcher_context)) serve_sources();
+  context* self = context::active();
+  boost::fibers::scheduler* sched = self->get_scheduler();  // ours, even once `self` is detached
+  if (self->is_context(type::dispatcher_context)) {
+    serve_sources();
+  } else {
+    park_detached_if_asked(self, group_, index_);  // a fiber suspending in an I/O wait
+  }
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
   ++picks_since_poll_;
-  if (!ctx->is_context(type::pinned_context)) context::active()->attach(ctx);
+  if (!ctx->is_context(type::pinned_context)) sched->attach_worker_context(ctx);
   if (bookkeeping_) on_switch(ctx);
   return ctx;
 }
@@ -334,7 +343,7 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   // peer after our last steal attempt either is seen here or sees us parked and wakes us.
   group_.idle.fetch_add(1, std::memory_order_seq_cst);
   spot.announce();
-  if (group_.peer_has_stealable(index_) || group_.outside_pending()) {
+  if (group_.peer_has_stealable(index_) || group_.outside_pending() || group_.has_handed(index_)) {
     spot.withdraw();
     group_.idle.fetch_sub(1, std::memory_order_relaxed);
     return;  // Boost's dispatcher loops back to pick_next, which steals it

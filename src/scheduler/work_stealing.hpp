@@ -64,6 +64,8 @@
 
 namespace fiberbridge::detail {
 
+class FiberProps;
+
 // A ready queue (pick order above). A mutex, not a lock-free deque: Boost's Chase-Lev deque
 // pops everything LIFO (a yielding fiber would run again at once) and its stand-alone fences are
 // invisible to TSan.
@@ -187,12 +189,23 @@ class SchedulerGroup {
   Reactor* try_drive() noexcept;
   void end_drive() noexcept { driving_.store(false, std::memory_order_seq_cst); }
 
+  // Fibers parked detached whose waker could not adopt them (scheduler/fiber_wake.hpp), for
+  // thread `i` to adopt from its dispatcher: push (any thread, then unpark(i)), take all.
+  void hand_over(std::size_t i, FiberProps* fiber) noexcept;
+  bool has_handed(std::size_t i) const noexcept {
+    return slots_[i]->handed.load(std::memory_order_seq_cst) != nullptr;
+  }
+  FiberProps* take_handed(std::size_t i) noexcept {
+    return slots_[i]->handed.exchange(nullptr, std::memory_order_acquire);
+  }
+
  private:
   void interrupt_reactor() noexcept;
   struct Slot {
     ReadyQueue queue;
     ParkingSpot spot;
     ThreadCounters counters;
+    std::atomic<FiberProps*> handed{nullptr};  // a stack linked through FiberProps::handed_next
   };
   std::vector<std::unique_ptr<Slot>> slots_;
   StackPool* stacks_ = nullptr;
@@ -247,6 +260,10 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   // After a LaunchGuard: the new fiber is surplus work (its spawner runs on), wake a peer for it.
   void wake_peer_for_surplus() noexcept;
   ReadyQueue& queue() noexcept;
+  SchedulerGroup& group() noexcept { return group_; }
+  std::size_t index() const noexcept { return index_; }
+  // The algorithm of the calling thread, if it is a scheduler thread of a runtime (else null).
+  static WorkStealing* on_this_thread() noexcept;
 
   // Picks between two looks at the reactor while the thread is busy (tokio's event interval: 61
   // ticks); a wait in the reactor counts as a look. The poll itself happens at the dispatcher's
