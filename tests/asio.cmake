@@ -2,7 +2,8 @@
 # the coroutine variant (fiberbridge/coro.hpp), the typed suite that
 # runs the same scenarios against both, and the kv_service end-to-end test.
 # Included from tests/CMakeLists.txt (needs GTest and GoogleTest loaded, fiberbridge_sanitize()).
-foreach(name asio_test coro_test variants_test fiber_io_load_test fiber_io_shutdown_test)
+foreach(name asio_test coro_test variants_test fiber_io_load_test fiber_io_shutdown_test
+         fiber_io_wake_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.cpp)
   target_link_libraries(${name} PRIVATE fiberbridge::fiberbridge GTest::gtest_main)
   target_compile_options(${name} PRIVATE -Wall -Wextra)
