@@ -19,8 +19,13 @@
 /// (epoll) instead of on its futex, one thread at a time, and busy threads poll it every 61
 /// fiber switches or so, so I/O and timers do not starve behind fibers that yield. A completion
 /// handler runs on a scheduler thread, outside any fiber (in the thread's dispatcher), and only
-/// stores the result and wakes the fiber: on that same thread when the fiber last ran there
-/// (no cross-thread hop), else through Boost.Fiber's remote wake-up. Handlers of your own must
+/// stores the result and wakes the fiber *on that same thread*, whichever thread the fiber ran
+/// on before (a fiber waiting in `use_fiber` belongs to no thread, so the thread that completes
+/// its I/O adopts it, as tokio does; peers steal it if that thread is busy). Code after a
+/// `use_fiber` call may thus run on another OS thread than the code before it (as after any
+/// suspension on a multi-thread runtime): do not keep thread-local addresses or thread ids
+/// across it (glibc's pthread_self() is `const`, so even std::this_thread::get_id() may be
+/// reused from before the call by the compiler). Handlers of your own must
 /// therefore not block: they hold up the fibers of the thread that runs them. A fiber that
 /// never yields holds up I/O completions on its thread (as on any cooperative scheduler).
 /// The shared state is held by shared_ptr from both sides, so a fiber that leaves never frees

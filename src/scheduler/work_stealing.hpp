@@ -34,6 +34,10 @@
 //    count, whatever ran on the thread meanwhile and whichever thread it resumes on.
 //  * Queues and parking spots outlive the threads (owned by the group), so a late thief never
 //    touches a destroyed algorithm.
+//  * A fiber that asked to park detached (scheduler/fiber_wake.hpp: use_fiber waits) is detached
+//    from this thread in pick_next, before the switch; its waker adopts it. Fibers handed back
+//    to this thread by other wakers are adopted by the dispatcher (`serve_sources`), and an
+//    idle thread's last look includes them.
 //  * Outside work and the reactor (scheduler/sources.hpp) are served from the dispatcher context
 //    only: the inbox is drained whenever the dispatcher runs; the reactor is polled at the
 //    dispatcher's first run after kPollEvery picks while the thread is busy, and an idle thread

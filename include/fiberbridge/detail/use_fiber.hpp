@@ -5,9 +5,9 @@
 //    cancel request posted to the operation's executor; whoever runs last frees it.
 //  * The waiting fiber is woken directly (no mutex, no condition variable): it records itself
 //    in `waiter` and suspends under `m` (Boost.Fiber releases the spinlock only once the fiber
-//    is switched out); `settle_fiber_op` marks the outcome and takes `waiter` under `m`, then
-//    makes it ready: on the handler's own scheduler when the fiber belongs to it (no
-//    cross-thread wake), else through Boost.Fiber's remote ready queue.
+//    is switched out, detached from its thread: src/scheduler/fiber_wake.hpp);
+//    `settle_fiber_op` marks the outcome and takes `waiter` under `m`, then makes it ready on
+//    the calling scheduler thread (no cross-thread wake), or hands it back to its runtime.
 //  * The cancellation signal is only touched on the operation's executor (Asio's rule:
 //    cancellation_signal is not thread-safe), never from the thread that requested the stop.
 #pragma once
