@@ -7,7 +7,7 @@
 namespace fiberbridge::detail {
 
 AsyncCall::AsyncCall(ExecState& caller, const AsyncToSyncOptions& options)
-    : caller_(caller), frame_(std::make_shared<CurrentThreadExecutor>(caller.scope.routing.frame)) {
+    : caller_(caller), frame_(CurrentThreadExecutor::acquire(caller.scope.routing.frame)) {
   if (!options.force_new_loop && caller.scope.outer_runtime != nullptr) {
     runtime_ = caller.scope.outer_runtime;
   } else if (Runtime* single = AsyncSingleThread::current_runtime()) {

@@ -24,7 +24,10 @@ class AsyncCall {
  public:
   // On the calling plain thread, whose state is `caller`. May throw (a fresh runtime).
   AsyncCall(ExecState& caller, const AsyncToSyncOptions& options);
-  ~AsyncCall() { release(); }
+  ~AsyncCall() {
+    release();
+    CurrentThreadExecutor::recycle(std::move(frame_));
+  }
   AsyncCall(const AsyncCall&) = delete;
   AsyncCall& operator=(const AsyncCall&) = delete;
 

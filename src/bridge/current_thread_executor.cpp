@@ -10,11 +10,34 @@ thread_local CurrentThreadExecutor* tl_serving = nullptr;
 
 CurrentThreadExecutor* CurrentThreadExecutor::serving() noexcept { return tl_serving; }
 
+namespace {
+thread_local std::shared_ptr<CurrentThreadExecutor> tl_spare;  // see acquire/recycle
+}  // namespace
+
+std::shared_ptr<CurrentThreadExecutor> CurrentThreadExecutor::acquire(std::shared_ptr<CurrentThreadExecutor> parent) {
+  if (!tl_spare) return std::make_shared<CurrentThreadExecutor>(std::move(parent));
+  std::shared_ptr<CurrentThreadExecutor> frame = std::move(tl_spare);
+  frame->parent_ = std::move(parent);
+  return frame;
+}
+
+void CurrentThreadExecutor::recycle(std::shared_ptr<CurrentThreadExecutor> frame) noexcept {
+  if (!frame || frame.use_count() != 1 || tl_spare || frame->owner_ != std::this_thread::get_id()) return;
+  {
+    std::lock_guard g(frame->m_);
+    if (!frame->q_.empty()) return;  // cannot happen once closed and drained; keep it simple
+    frame->closed_ = false;
+  }
+  frame->parent_.reset();
+  (void)frame->parker_.take_notification();  // a late wake() of the last call
+  tl_spare = std::move(frame);
+}
+
 bool CurrentThreadExecutor::submit(unique_function& work) {
   {
     std::lock_guard g(m_);
     if (closed_) return false;
-    q_.push_back(std::move(work));
+    q_.push(std::move(work));
   }
   parker_.unpark();  // the submitter holds a reference to this frame: it cannot be freed meanwhile
   return true;
@@ -48,8 +71,7 @@ bool CurrentThreadExecutor::run_until(const std::function<bool()>& done,
     {
       std::lock_guard g(m_);
       if (!q_.empty()) {
-        work = std::move(q_.front());
-        q_.pop_front();
+        work = q_.pop();
       } else if (done()) {
         if (close_when_done) closed_ = true;
         return true;

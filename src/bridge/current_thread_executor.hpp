@@ -14,13 +14,13 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "bridge/sync_executor.hpp"
+#include "bridge/work_queue.hpp"
 #include "detail/parker.hpp"
 
 namespace fiberbridge::detail {
@@ -48,10 +48,19 @@ class CurrentThreadExecutor final : public SyncExecutor,
   // The executor the calling plain thread is serving right now (innermost), or nullptr.
   static CurrentThreadExecutor* serving() noexcept;
 
+  // A frame for a new call on this thread, under `parent`: the one this thread's last call left
+  // unshared (no allocation: most async_to_sync calls receive no routed work and nobody keeps
+  // their frame), else a new one.
+  static std::shared_ptr<CurrentThreadExecutor> acquire(std::shared_ptr<CurrentThreadExecutor> parent);
+  // At the end of a call, on its thread: keeps `frame` for the thread's next call when nobody
+  // else holds it (a count of one cannot grow again: the only weak reference is used by the
+  // owning thread while it serves, see task_wait.cpp). Else just drops this reference.
+  static void recycle(std::shared_ptr<CurrentThreadExecutor> frame) noexcept;
+
  private:
   mutable std::mutex m_;
   Parker parker_;  // the owning thread waits here
-  std::deque<unique_function> q_;
+  WorkQueue q_;  // nothing allocated until work is routed here
   bool closed_ = false;
   std::shared_ptr<CurrentThreadExecutor> parent_;
   std::thread::id owner_;

@@ -26,8 +26,7 @@ bool DedicatedThread::submit(unique_function& work) {
     }
     // Grows by doubling when full (std::bad_alloc leaves `work` untouched): once the queue
     // reached its depth, a push allocates nothing (std::deque allocated a block every 8 pushes).
-    if (s_->q.full()) s_->q.set_capacity(s_->q.capacity() == 0 ? 16 : s_->q.capacity() * 2);
-    s_->q.push_back(std::move(work));
+    s_->q.push(std::move(work));
   }
   s_->parker.unpark();
   return true;
@@ -73,8 +72,7 @@ void DedicatedThread::loop(std::shared_ptr<Shared> s, std::string name) {
     {
       std::lock_guard g(s->m);
       if (!s->q.empty()) {
-        work = std::move(s->q.front());
-        s->q.pop_front();
+        work = s->q.pop();
       } else if (s->retired) {
         return;
       }

@@ -7,7 +7,6 @@
 // Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
 #pragma once
 
-#include <boost/circular_buffer.hpp>
 
 #include <memory>
 #include <mutex>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "bridge/sync_executor.hpp"
+#include "bridge/work_queue.hpp"
 #include "detail/parker.hpp"
 
 namespace fiberbridge::detail {
@@ -41,7 +41,7 @@ class DedicatedThread final : public SyncExecutor {
   struct Shared {
     mutable std::mutex m;
     Parker parker;  // the thread waits here for work
-    boost::circular_buffer<unique_function> q;  // grown by submit; no allocation per item
+    WorkQueue q;  // grown by submit; no allocation per item
     bool started = false;
     bool retired = false;
   };
