@@ -12,17 +12,24 @@ CurrentThreadExecutor* CurrentThreadExecutor::serving() noexcept { return tl_ser
 
 namespace {
 thread_local std::shared_ptr<CurrentThreadExecutor> tl_spare;  // see acquire/recycle
+thread_local Parker::Learned tl_learned;  // the spin policy of this thread's last frame
 }  // namespace
 
 std::shared_ptr<CurrentThreadExecutor> CurrentThreadExecutor::acquire(std::shared_ptr<CurrentThreadExecutor> parent) {
-  if (!tl_spare) return std::make_shared<CurrentThreadExecutor>(std::move(parent));
+  if (!tl_spare) {
+    auto frame = std::make_shared<CurrentThreadExecutor>(std::move(parent));
+    frame->parker_.start_from(tl_learned);
+    return frame;
+  }
   std::shared_ptr<CurrentThreadExecutor> frame = std::move(tl_spare);
   frame->parent_ = std::move(parent);
   return frame;
 }
 
 void CurrentThreadExecutor::recycle(std::shared_ptr<CurrentThreadExecutor> frame) noexcept {
-  if (!frame || frame.use_count() != 1 || tl_spare || frame->owner_ != std::this_thread::get_id()) return;
+  if (!frame || frame->owner_ != std::this_thread::get_id()) return;
+  tl_learned = frame->parker_.learned();
+  if (frame.use_count() != 1 || tl_spare) return;
   {
     std::lock_guard g(frame->m_);
     if (!frame->q_.empty()) return;  // cannot happen once closed and drained; keep it simple
