@@ -175,7 +175,7 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    auto state = std::make_shared<detail::TaskState<R>>();
+    auto state = detail::make_task_state<R>();
     return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
   }
 
@@ -184,7 +184,7 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(SpawnOptions options, F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    auto state = std::make_shared<detail::TaskState<R>>();
+    auto state = detail::make_task_state<R>();
     state->label = std::make_unique<detail::SpawnLabel>(
         detail::SpawnLabel{std::move(options.name), options.where.file_name(), options.where.line()});
     return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
@@ -207,7 +207,7 @@ class Runtime {
 
  private:
   template <class R, class F, class... A>
-  Task<R> spawn_state(std::shared_ptr<detail::TaskState<R>> state, F&& f, A&&... a) {
+  Task<R> spawn_state(boost::intrusive_ptr<detail::TaskState<R>> state, F&& f, A&&... a) {
     state->callable = &typeid(std::decay_t<F>);
     detail::unique_function body(
         [st = state.get(), fn = std::decay_t<F>(std::forward<F>(f)),
@@ -224,7 +224,7 @@ class Runtime {
 
   friend struct detail::RuntimeAccess;
   explicit Runtime(std::unique_ptr<Impl> impl) noexcept;  // the stand-in of a self-destroyed runtime
-  void spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body);
+  void spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body);
   std::unique_ptr<Impl> impl_;
 };
 
