@@ -6,7 +6,9 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include <array>
 #include <atomic>
+#include <memory>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -186,6 +188,16 @@ TEST_P(TaskJoinShape, ManyJoinersOfOneTaskAllWake) {
   gate->set();
   for (auto& j : joiners) EXPECT_TRUE(get_within(j, "joiner"));
   EXPECT_EQ(shared->get(), 5);
+}
+
+TEST_P(TaskJoinShape, ALargeBodyIsReleasedBeforeTheJoinReturns) {
+  auto sentinel = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = sentinel;
+  std::array<char, 512> big{};
+  big[511] = 'z';
+  auto t = rt.spawn([big, s = std::move(sentinel)](int k) { return big[511] == 'z' ? *s + k : -1; }, 2);
+  EXPECT_EQ(get_within(t), 3);
+  EXPECT_TRUE(watch.expired()) << "the body (callable and arguments) outlived the join";
 }
 
 }  // namespace

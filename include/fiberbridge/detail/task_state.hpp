@@ -1,7 +1,7 @@
 // detail/task_state.hpp — the state a spawned fiber shares with its Task handle and waiters.
 //
 // One heap block per spawn: the state holds its own reference count (boost::intrusive_ptr), the
-// fiber's starting context (in `context_storage_`, with the shared_ptr control block that hands
+// fiber's body (TaskBody), the fiber's starting context (in `context_storage_`, with the shared_ptr control block that hands
 // it to the fiber: src/task_context.cpp) and a stop source created only when somebody asks for a
 // std::stop_token.
 //
@@ -37,6 +37,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <tuple>
 #include <typeinfo>
 #include <type_traits>
 #include <utility>
@@ -142,13 +143,54 @@ class TaskStateBase {
 };
 
 template <class R>
-class TaskState final : public TaskStateBase {
+class TaskState : public TaskStateBase {
  public:
   std::optional<R> value;
 };
 
 template <>
-class TaskState<void> final : public TaskStateBase {};
+class TaskState<void> : public TaskStateBase {};
+
+// The state of a spawned fiber with its body (the callable and the decay-copied arguments)
+// inside: one block per spawn whatever the body's size. `invoke` runs on the fiber and destroys
+// the body before the task is reported finished, so what it captured is released before a
+// joiner wakes (as when the body was a closure of its own).
+template <class R, class Fn, class Args>
+class TaskBody final : public TaskState<R> {
+ public:
+  TaskBody(Fn&& fn, Args&& args) : body_(std::in_place, std::move(fn), std::move(args)) {}
+
+  void invoke() {
+    struct Drop {
+      std::optional<Body>& body;
+      ~Drop() { body.reset(); }
+    } drop{body_};
+    if constexpr (std::is_void_v<R>) {
+      std::apply(std::move(body_->fn), std::move(body_->args));
+    } else {
+      this->value.emplace(std::apply(std::move(body_->fn), std::move(body_->args)));
+    }
+  }
+
+ private:
+  struct Body {
+    Body(Fn&& f, Args&& a) : fn(std::move(f)), args(std::move(a)) {}
+    Fn fn;
+    Args args;
+  };
+  std::optional<Body> body_;
+};
+
+// A new spawned state holding `f` and `a...` (decay-copied), with one reference held by the
+// returned pointer. Throws std::bad_alloc and what copying the arguments throws.
+template <class R, class F, class... A>
+auto make_task_body(F&& f, A&&... a) {
+  using Body = TaskBody<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>;
+  boost::intrusive_ptr<Body> state(
+      new Body(std::decay_t<F>(std::forward<F>(f)), std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)));
+  state->callable = &typeid(std::decay_t<F>);
+  return state;
+}
 
 // A new state with one reference held by the returned pointer (std::bad_alloc).
 template <class R>
