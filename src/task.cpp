@@ -4,9 +4,11 @@
 // a fiber waiting for a task links a JoinWaiter (on its own stack) into the task under the
 // task's spinlock and suspends; `finish` sets `ready_` and wakes the linked fibers under the
 // same lock. A waiter is woken by completion, by its deadline (Boost's sleep queue, through the
-// same epoch-checked waker, so only the first of the two counts), or by a stop of its *own*
-// task (then CancelledError): the own task's `request_stop` wakes its `stop_waiter_` directly,
-// so waiting needs no std::stop_source. A plain thread waits in the bridges' way (it serves
+// same epoch-checked waker, so only the first of them counts), or by a stop of its *own* task
+// (then CancelledError): the own task's `request_stop` wakes its `stop_waiter_`, so waiting
+// needs no std::stop_source. Every wake happens under the awaited task's lock while the record
+// is linked, i.e. while the fiber is suspended: a wake never reaches a running fiber (it would
+// be queued twice once the fiber next yields). A plain thread waits in the bridges' way (it serves
 // routed work meanwhile): TaskStateBase::wait_until is in src/bridge/task_wait.cpp.
 #include <boost/fiber/context.hpp>
 
@@ -50,14 +52,17 @@ struct WakeJoiners {
 class JoinRegistration {
  public:
   JoinRegistration(TaskStateBase* own, JoinWaiter& w) noexcept : own_(own), w_(w) {}
-  // Installs this round's waker; under the own task's lock, which request_stop reads it under.
-  void arm(const boost::fibers::waker& waker) noexcept {
+  // Installs this round's waker; under the own task's lock, which request_stop reads it under
+  // (it wakes the record only while it is linked, see JoinWaiter).
+  void arm(const boost::fibers::waker& waker, TaskStateBase& target) noexcept {
     if (own_ == nullptr) {
       w_.waker = waker;
+      w_.target = &target;
       return;
     }
     spinlock_lock lk(own_->lock_);
     w_.waker = waker;
+    w_.target = &target;
     own_->stop_waiter_ = &w_;
   }
   ~JoinRegistration() {
@@ -89,9 +94,14 @@ bool fiber_wait_until(TaskStateBase& s, Clock::time_point deadline) {
   for (;;) {
     // A fresh waker per round: the previous one was used up by whatever woke us.
     boost::fibers::waker waker = self->create_waker();
-    reg.arm(waker);
-    if (scope.stop_requested()) throw CancelledError();
+    reg.arm(waker, s);
     spinlock_lock lk(s.lock_);
+    // Read under the awaited task's lock: a stop requested before this section is seen here,
+    // one requested after finds this fiber linked and suspended (task_stop.cpp).
+    if (scope.stop_requested()) {
+      lk.unlock();
+      throw CancelledError();
+    }
     if (s.ready()) return true;
     // A deadline already passed still suspends (Boost wakes the fiber at its next dispatch): a
     // loop polling wait_for(0) lets the awaited fiber run, even on a one-thread runtime.

@@ -13,6 +13,7 @@
 //    kSourceReady, so a stop requested before or during the creation is applied by the
 //    creator, one requested after by the requester: never lost, and a second request_stop on
 //    the source is harmless.
+#include <mutex>
 #include <thread>
 
 #include "fiberbridge/detail/task_state.hpp"
@@ -23,10 +24,31 @@ void TaskStateBase::request_stop() noexcept {
   const std::uint8_t before = stop_bits_.fetch_or(kStopRequested, std::memory_order_acq_rel);
   if ((before & kStopRequested) != 0) return;
   if ((before & kSourceReady) != 0) stop_.request_stop();
-  // The task's own fiber, if it waits in a join (task.cpp), re-checks its stop when woken. It
-  // registers under the lock and then reads the bit: either it sees the bit or we see it.
-  boost::fibers::detail::spinlock_lock lk(lock_);
-  if (stop_waiter_ != nullptr) stop_waiter_->waker.wake();
+  wake_stop_waiter();
+}
+
+// The task's own fiber, if it waits in a join (task.cpp), re-checks its stop when woken. It is
+// woken only while linked in the awaited task (suspended); otherwise it reads the bit under the
+// awaited task's lock before it suspends: either it sees the bit or we see it linked.
+void TaskStateBase::wake_stop_waiter() noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    boost::fibers::detail::spinlock_lock lk(lock_);  // keeps the record (and its target) alive
+    JoinWaiter* w = stop_waiter_;
+    if (w == nullptr) return;
+    if (w->target == this) {  // a fiber joining its own task: this lock is the one
+      if (w->linked) w->waker.wake();
+      return;
+    }
+    // Tried, not waited for: with two tasks joining each other, two stops requested at once
+    // would otherwise each hold one lock and wait for the other.
+    std::unique_lock<boost::fibers::detail::spinlock> target(w->target->lock_, std::try_to_lock);
+    if (target.owns_lock()) {
+      if (w->linked) w->waker.wake();
+      return;
+    }
+    lk.unlock();
+    if (spins > 16) std::this_thread::yield();
+  }
 }
 
 std::stop_token TaskStateBase::stop_token() {

@@ -1,7 +1,8 @@
 // tests/task_join_test.cpp — the join and the stop state of a task: a join racing the task's
 // finish across threads and runtimes (with deadlines), wait_for timeouts on fibers and threads, a
-// stopped joiner waking with CancelledError, and the stop state made on demand: a stop requested
-// before, while or after the first stop token is asked for is never lost.
+// stopped joiner waking with CancelledError (stops racing joins wake each joiner once), and the
+// stop state made on demand: a stop requested before, while or after the first stop token is
+// asked for is never lost.
 #include "fixtures.hpp"
 
 #include <boost/fiber/operations.hpp>
@@ -170,6 +171,47 @@ TEST_P(TaskJoinShape, StopRacingTheTokensCreationIsNeverLost) {
     });
     stopper.join();
     ASSERT_TRUE(get_within(t)) << "round " << i;
+  }
+}
+
+// A stop landing at any point of a join (before the waiter links itself, while it is suspended,
+// as it leaves) wakes it at most once: the fiber then yields many times, which would crash or
+// hang if a stray wake had queued it a second time.
+TEST_P(TaskJoinShape, StopsRacingJoinsWakeEachJoinerOnce) {
+  constexpr int kRounds = 150 / kScaleDown;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<fb::Task<int>> joiners;
+    for (int k = 0; k < 4; ++k) {
+      joiners.push_back(rt.spawn([round, k] {
+        auto child = fb::spawn([round] { yield_n(static_cast<unsigned>(round % 4)); });
+        int outcome = 0;
+        try {
+          if (k % 2 == 0) {
+            child.wait();
+          } else {
+            while (!child.wait_for(std::chrono::microseconds(20 * k))) {
+            }
+          }
+        } catch (const fb::CancelledError&) {
+          outcome = 1;
+        }
+        yield_n(20);
+        (void)child.wait_for(kDeadline);  // a stopped joiner throws again here, caught by the test
+        return outcome;
+      }));
+    }
+    std::thread stopper([&joiners, round] {
+      for (std::size_t k = 0; k < joiners.size(); ++k)
+        if ((round + static_cast<int>(k)) % 3 != 0) joiners[k].request_stop();
+    });
+    stopper.join();
+    for (auto& j : joiners) {
+      try {
+        const int outcome = get_within(j, "joiner");
+        EXPECT_TRUE(outcome == 0 || outcome == 1);
+      } catch (const fb::CancelledError&) {  // the second wait of a stopped joiner
+      }
+    }
   }
 }
 

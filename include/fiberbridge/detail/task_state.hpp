@@ -17,7 +17,8 @@
 //    the std::stop_source is made by the first `stop_token()` and published with a CAS; a stop
 //    requested before or during that creation is applied by the creator (see task_stop.cpp).
 //    The task's own fiber, while it waits in a join, is woken by `request_stop` through
-//    `stop_waiter_` (no stop source needed for that).
+//    `stop_waiter_` (no stop source needed for that): under this task's lock and then, tried
+//    without waiting (two tasks may join each other), the awaited task's.
 #pragma once
 
 // Not used here any more (the join has no condition variable), but fiberbridge.hpp has always
@@ -54,9 +55,14 @@ struct SpawnLabel {
   unsigned line = 0;
 };
 
-// A fiber waiting for a task (or for its own task's stop), on that fiber's stack.
+class TaskStateBase;
+
+// A fiber waiting for a task, on that fiber's stack. `linked` (under the awaited task's lock):
+// in that task's list, which also means suspended, since the fiber holds the lock until it is
+// switched out. Only a linked waiter is ever woken, so no wake reaches a running fiber.
 struct JoinWaiter {
   boost::fibers::waker waker;
+  TaskStateBase* target = nullptr;  // the awaited task
   JoinWaiter* next = nullptr;
   bool linked = false;
 };
@@ -117,8 +123,9 @@ class TaskStateBase {
   std::atomic<void*> sched_record{nullptr};
 
   // The fiber's starting context lives here (src/context/task_context.cpp): a ContextData and the
-  // control block of the shared_ptr the fiber's scope holds; sizes checked there.
-  static constexpr std::size_t kContextStorage = 8 * sizeof(void*);
+  // control block of the shared_ptr the fiber's scope holds; sizes checked there (a ContextData
+  // is 64 bytes on x86-64 glibc; the margin is for larger std::mutex types, such as aarch64's).
+  static constexpr std::size_t kContextStorage = 12 * sizeof(void*);
   static constexpr std::size_t kAnchorStorage = 6 * sizeof(void*);
   alignas(std::max_align_t) unsigned char context_storage_[kContextStorage];
   alignas(std::max_align_t) unsigned char anchor_storage_[kAnchorStorage];
@@ -126,6 +133,7 @@ class TaskStateBase {
 
  private:
   static constexpr std::uint8_t kStopRequested = 1, kSourceCreating = 2, kSourceReady = 4;
+  void wake_stop_waiter() noexcept;
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
