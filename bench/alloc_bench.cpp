@@ -10,6 +10,7 @@
 
 #include <fiberbridge/fiberbridge.hpp>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -111,6 +112,10 @@ int main(int argc, char** argv) {
     on_fiber(rt, [&] {
       results.push_back(measure("spawn+join (on a fiber, 1-thread runtime)", "<= 1", n,
                                 [] { fb::spawn([] {}).get(); }));
+      results.push_back(measure("spawn+join, 256-byte body (on a fiber)", "<= 1", n, [] {
+        std::array<char, 256> big{};
+        fb::spawn([big] { (void)big; }).get();
+      }));
       results.push_back(measure("yield", "0", n, [] { boost::this_fiber::yield(); }));
       results.push_back(measure("sync_to_async, thread-sensitive (sync thread)", "<= 1", n,
                                 [] { fb::sync_to_async([] {})(); }));

@@ -79,7 +79,7 @@ class Runtime::Impl {
   unsigned thread_count() const noexcept { return threads_; }
   detail::SchedulerGroup& scheduler() noexcept { return group_; }
 
-  void spawn(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
+  void spawn(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
     const WorkerTag here = current_worker();
     const bool from_own_fiber = here.runtime == this && in_fiber();
     // Scheduler thread i registers in shard i, every other thread in the last one.
@@ -136,7 +136,7 @@ class Runtime::Impl {
       return;
     }
     im.self_.store(stand_in, std::memory_order_release);
-    im.live_.stop_all(detail::current_state().scope.stop);  // the others; this fiber runs on
+    im.live_.stop_all(detail::current_state().scope.task);  // the others; this fiber runs on
     if (!detail::start_reaper([stand_in] {
           (void)stand_in->impl_->live_.wait_empty_until(std::chrono::steady_clock::time_point::max());
           delete stand_in;
@@ -232,7 +232,7 @@ class Runtime::Impl {
   // Under a LaunchGuard (the caller's): the new fiber cannot be stolen before it is detached.
   void launch_here(Launch launch) noexcept {
     // Kept for the failure path: the fiber owns the Launch (its stack frame holds it).
-    std::shared_ptr<detail::TaskStateBase> state = launch.state;
+    boost::intrusive_ptr<detail::TaskStateBase> state = launch.state;
     const boost::context::stack_context stack = launch.stack;
     const std::size_t shard = launch.shard;
     try {
@@ -255,8 +255,11 @@ class Runtime::Impl {
   void run_fiber(Launch& l) {
     detail::ExecState st;  // lives in the fiber's own stack frame
     st.scope = std::move(l.seed);
-    if (!st.scope.context) st.scope.context = std::make_shared<detail::ContextData>();
-    st.scope.stop = l.state->stop_token();
+    // The context is the one inside the task state (seeded at spawn unless the seed brought
+    // its own); the stop source is made only if somebody asks for a token (task_stop.cpp).
+    if (!st.scope.context) st.scope.context = detail::task_context(*l.state);
+    st.scope.stop = {};
+    st.scope.task = l.state.get();
     st.runtime_slot = &self_;
     detail::install_state(st);
     std::exception_ptr error;
@@ -267,7 +270,7 @@ class Runtime::Impl {
     }
     l.body = {};
     detail::drop_state();
-    std::shared_ptr<detail::TaskStateBase> state = std::move(l.state);
+    boost::intrusive_ptr<detail::TaskStateBase> state = std::move(l.state);
     state->finish(std::move(error));
     live_.remove(*state, l.shard);
   }
@@ -344,8 +347,9 @@ void Runtime::dump(std::ostream& out) const {
   out << text.str();
 }
 
-void Runtime::spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body) {
-  impl_->spawn(std::move(state), std::move(body), detail::inherit_scope());
+void Runtime::spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body) {
+  detail::Scope seed = detail::inherit_scope_into(*state);
+  impl_->spawn(std::move(state), std::move(body), std::move(seed));
 }
 
 bool in_fiber() noexcept {
@@ -365,7 +369,7 @@ Runtime& spawn_runtime() {
   return Runtime::default_runtime();
 }
 
-void RuntimeAccess::spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, unique_function body, Scope seed) {
+void RuntimeAccess::spawn(Runtime& rt, boost::intrusive_ptr<TaskStateBase> state, unique_function body, Scope seed) {
   rt.impl_->spawn(std::move(state), std::move(body), std::move(seed));
 }
 

@@ -22,9 +22,10 @@ namespace fiberbridge::detail {
 class Reactor;
 
 struct RuntimeAccess {
-  // Spawns `body` as a fiber of `rt` whose scope starts as `seed` (its stop token is replaced
-  // by the task's own). Throws std::bad_alloc / std::logic_error like Runtime::spawn.
-  static void spawn(Runtime& rt, std::shared_ptr<TaskStateBase> state, unique_function body, Scope seed);
+  // Spawns `body` as a fiber of `rt` whose scope starts as `seed` (its stop is the task's own;
+  // a seed without a context gets the one inside the task state). Throws std::bad_alloc /
+  // std::logic_error like Runtime::spawn.
+  static void spawn(Runtime& rt, boost::intrusive_ptr<TaskStateBase> state, unique_function body, Scope seed);
   // Per-runtime state that a layer above the runtime owns, kept here type-erased (the runtime
   // never looks inside, so it depends on none of them), under the runtime's lock:
   //  * kIoService: the runtime's I/O service (src/asio/), destroyed after every fiber has

@@ -40,7 +40,7 @@ namespace fiberbridge::detail {
 // Everything a new fiber needs, prepared by the spawner (the stack is taken before: a
 // std::bad_alloc reaches the spawner).
 struct Launch {
-  std::shared_ptr<TaskStateBase> state;
+  boost::intrusive_ptr<TaskStateBase> state;
   unique_function body;
   Scope seed;
   boost::context::stack_context stack;

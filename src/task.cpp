@@ -1,56 +1,150 @@
 // task.cpp — a TaskState's completion, a fiber waiting for it, and this_task.
 //
-// A fiber waits on the state's fiber condition variable, woken by completion or by a stop of
-// its *own* task (then CancelledError). A plain thread waits in the bridges' way (it serves
+// The join is an atomic `ready_` flag plus waiter records, no mutex and no condition variable:
+// a fiber waiting for a task links a JoinWaiter (on its own stack) into the task under the
+// task's spinlock and suspends; `finish` sets `ready_` and wakes the linked fibers under the
+// same lock. A waiter is woken by completion, by its deadline (Boost's sleep queue, through the
+// same epoch-checked waker, so only the first of them counts), or by a stop of its *own* task
+// (then CancelledError): the own task's `request_stop` wakes its `stop_waiter_`, so waiting
+// needs no std::stop_source. Every wake happens under the awaited task's lock while the record
+// is linked, i.e. while the fiber is suspended: a wake never reaches a running fiber (it would
+// be queued twice once the fiber next yields). A plain thread waits in the bridges' way (it serves
 // routed work meanwhile): TaskStateBase::wait_until is in src/bridge/task_wait.cpp.
-#include <memory>
+#include <boost/fiber/context.hpp>
 
-#include "fiberbridge/detail/wait_mark.hpp"
+#include <memory>
+#include <optional>
+
 #include "context/exec_state.hpp"
+#include "fiberbridge/detail/wait_mark.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
 #include "fiberbridge/task.hpp"
 
 namespace fiberbridge::detail {
 
-bool fiber_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point deadline) {
-  const std::stop_token stop = current_state().scope.stop;
-  if (stop.stop_requested()) throw CancelledError();
-  std::stop_callback on_stop(stop, [&s] {
-    std::lock_guard g(s.m_);
-    s.cv_.notify_all();
-  });
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using boost::fibers::detail::spinlock_lock;
+
+void unlink(JoinWaiter*& head, JoinWaiter& w) noexcept {
+  for (JoinWaiter** p = &head; *p != nullptr; p = &(*p)->next) {
+    if (*p == &w) {
+      *p = w.next;
+      break;
+    }
+  }
+  w.next = nullptr;
+  w.linked = false;
+}
+
+// A stop of a scope that is not a task's (a fiber whose scope carries a plain token): wakes the
+// fibers joining `task` so that they re-check their stop.
+struct WakeJoiners {
+  TaskStateBase* task;
+  void operator()() noexcept;
+};
+
+}  // namespace
+
+// The waiting fiber's record in its own task (for a stop), for the duration of one wait.
+class JoinRegistration {
+ public:
+  JoinRegistration(TaskStateBase* own, JoinWaiter& w) noexcept : own_(own), w_(w) {}
+  // Installs this round's waker; under the own task's lock, which request_stop reads it under
+  // (it wakes the record only while it is linked, see JoinWaiter).
+  void arm(const boost::fibers::waker& waker, TaskStateBase& target) noexcept {
+    if (own_ == nullptr) {
+      w_.waker = waker;
+      w_.target = &target;
+      return;
+    }
+    spinlock_lock lk(own_->lock_);
+    w_.waker = waker;
+    w_.target = &target;
+    own_->stop_waiter_ = &w_;
+  }
+  ~JoinRegistration() {
+    if (own_ == nullptr) return;
+    spinlock_lock lk(own_->lock_);
+    if (own_->stop_waiter_ == &w_) own_->stop_waiter_ = nullptr;
+  }
+  static void wake_all(TaskStateBase& t) noexcept {
+    spinlock_lock lk(t.lock_);
+    for (JoinWaiter* w = t.waiters_; w != nullptr; w = w->next) w->waker.wake();
+  }
+
+ private:
+  TaskStateBase* own_;
+  JoinWaiter& w_;
+};
+
+void WakeJoiners::operator()() noexcept { JoinRegistration::wake_all(*task); }
+
+bool fiber_wait_until(TaskStateBase& s, Clock::time_point deadline) {
+  const Scope& scope = current_state().scope;
+  if (scope.stop_requested()) throw CancelledError();
+  std::optional<std::stop_callback<WakeJoiners>> on_stop;
+  if (scope.task == nullptr && scope.stop.stop_possible()) on_stop.emplace(scope.stop, WakeJoiners{&s});
   WaitMark mark(WaitKind::kTaskGet, nullptr);
-  std::unique_lock lk(s.m_);
-  while (!s.ready()) {
-    if (stop.stop_requested()) {
+  boost::fibers::context* const self = boost::fibers::context::active();
+  JoinWaiter me;
+  JoinRegistration reg(scope.task, me);
+  for (;;) {
+    // A fresh waker per round: the previous one was used up by whatever woke us.
+    boost::fibers::waker waker = self->create_waker();
+    reg.arm(waker, s);
+    spinlock_lock lk(s.lock_);
+    // Read under the awaited task's lock: a stop requested before this section is seen here,
+    // one requested after finds this fiber linked and suspended (task_stop.cpp).
+    if (scope.stop_requested()) {
       lk.unlock();
       throw CancelledError();
     }
-    if (deadline == std::chrono::steady_clock::time_point::max()) {
-      s.cv_.wait(lk);
-    } else if (s.cv_.wait_until(lk, deadline) == boost::fibers::cv_status::timeout) {
-      return s.ready();
+    if (s.ready()) return true;
+    // A deadline already passed still suspends (Boost wakes the fiber at its next dispatch): a
+    // loop polling wait_for(0) lets the awaited fiber run, even on a one-thread runtime.
+    me.next = s.waiters_;
+    me.linked = true;
+    s.waiters_ = &me;
+    if (deadline == Clock::time_point::max()) {
+      self->suspend(lk);  // releases the lock once this fiber is switched out
+    } else {
+      (void)self->wait_until(deadline, lk, std::move(waker));
     }
+    lk.lock();
+    if (me.linked) unlink(s.waiters_, me);  // not woken by finish(): a deadline or a stop
+    const bool ready = s.ready();
+    lk.unlock();
+    if (scope.stop_requested()) throw CancelledError();  // a stop wins over a result (sticky)
+    if (ready) return true;
+    if (deadline != Clock::time_point::max() && Clock::now() >= deadline) return false;
   }
-  return true;
 }
 
 void TaskStateBase::finish(std::exception_ptr error) noexcept {
+  error_ = std::move(error);
   std::vector<std::pair<std::uint64_t, unique_function>> waiters;
   {
-    std::lock_guard g(m_);
-    error_ = std::move(error);
+    spinlock_lock lk(lock_);
     ready_.store(true, std::memory_order_release);
-    cv_.notify_all();
-    waiters.swap(thread_waiters_);
+    // Woken under the lock: a woken fiber takes it before it leaves, so its record and its
+    // context outlive the wake.
+    for (JoinWaiter* w = std::exchange(waiters_, nullptr); w != nullptr;) {
+      JoinWaiter* next = std::exchange(w->next, nullptr);
+      w->linked = false;
+      w->waker.wake();
+      w = next;
+    }
+    if (!thread_waiters_.empty()) waiters.swap(thread_waiters_);
   }
   for (auto& w : waiters) w.second();
 }
 
 std::uint64_t TaskStateBase::on_ready(unique_function fn) {
   {
-    std::lock_guard g(m_);
+    spinlock_lock lk(lock_);
     if (!ready()) {
       const std::uint64_t id = next_id_++;
       thread_waiters_.emplace_back(id, std::move(fn));
@@ -62,9 +156,11 @@ std::uint64_t TaskStateBase::on_ready(unique_function fn) {
 }
 
 void TaskStateBase::remove_on_ready(std::uint64_t id) {
-  std::lock_guard g(m_);
+  unique_function dropped;  // destroyed outside the lock
+  spinlock_lock lk(lock_);
   for (auto it = thread_waiters_.begin(); it != thread_waiters_.end(); ++it) {
     if (it->first == id) {
+      dropped = std::move(it->second);
       thread_waiters_.erase(it);
       return;
     }
@@ -75,7 +171,13 @@ void TaskStateBase::remove_on_ready(std::uint64_t id) {
 
 namespace fiberbridge::this_task {
 
-bool stop_requested() noexcept { return detail::current_state().scope.stop.stop_requested(); }
-std::stop_token stop_token() noexcept { return detail::current_state().scope.stop; }
+bool stop_requested() noexcept { return detail::current_state().scope.stop_requested(); }
+std::stop_token stop_token() noexcept {
+  try {
+    return detail::current_state().scope.stop_token();
+  } catch (...) {  // no memory for the stop state: a token that is never stopped
+    return {};
+  }
+}
 
 }  // namespace fiberbridge::this_task

@@ -175,8 +175,7 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    auto state = std::make_shared<detail::TaskState<R>>();
-    return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
+    return spawn_state<R>(detail::make_task_body<R>(std::forward<F>(f), std::forward<A>(a)...));
   }
 
   /// spawn with a name (and the call's source location) for dump() and slow-fiber reports.
@@ -184,10 +183,10 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(SpawnOptions options, F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    auto state = std::make_shared<detail::TaskState<R>>();
+    auto state = detail::make_task_body<R>(std::forward<F>(f), std::forward<A>(a)...);
     state->label = std::make_unique<detail::SpawnLabel>(
         detail::SpawnLabel{std::move(options.name), options.where.file_name(), options.where.line()});
-    return spawn_state(std::move(state), std::forward<F>(f), std::forward<A>(a)...);
+    return spawn_state<R>(std::move(state));
   }
 
   /// metrics — a snapshot of this runtime's counters and the process's bridge threads. Any
@@ -206,25 +205,16 @@ class Runtime {
   /// @endcond
 
  private:
-  template <class R, class F, class... A>
-  Task<R> spawn_state(std::shared_ptr<detail::TaskState<R>> state, F&& f, A&&... a) {
-    state->callable = &typeid(std::decay_t<F>);
-    detail::unique_function body(
-        [st = state.get(), fn = std::decay_t<F>(std::forward<F>(f)),
-         args = std::make_tuple(std::decay_t<A>(std::forward<A>(a))...)]() mutable {
-          if constexpr (std::is_void_v<R>) {
-            std::apply(std::move(fn), std::move(args));
-          } else {
-            st->value.emplace(std::apply(std::move(fn), std::move(args)));
-          }
-        });
-    spawn_impl(state, std::move(body));
+  // The body runs inside the state (detail::TaskBody); the fiber's entry gets one pointer.
+  template <class R, class State>
+  Task<R> spawn_state(boost::intrusive_ptr<State> state) {
+    spawn_impl(state, detail::unique_function([st = state.get()] { st->invoke(); }));
     return Task<R>(std::move(state));
   }
 
   friend struct detail::RuntimeAccess;
   explicit Runtime(std::unique_ptr<Impl> impl) noexcept;  // the stand-in of a self-destroyed runtime
-  void spawn_impl(std::shared_ptr<detail::TaskStateBase> state, detail::unique_function body);
+  void spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body);
   std::unique_ptr<Impl> impl_;
 };
 

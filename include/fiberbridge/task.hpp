@@ -34,7 +34,7 @@ class Task {
   /// An empty handle (valid() == false).
   Task() noexcept = default;
   /// @cond INTERNAL
-  explicit Task(std::shared_ptr<detail::TaskState<R>> state) noexcept : state_(std::move(state)) {}  // Runtime::spawn
+  explicit Task(boost::intrusive_ptr<detail::TaskState<R>> state) noexcept : state_(std::move(state)) {}  // Runtime::spawn
   /// @endcond
   /// Takes over the other handle, which becomes empty.
   Task(Task&&) noexcept = default;
@@ -96,7 +96,7 @@ class Task {
       throw std::logic_error(std::string("Task::") + what +
                              " on an empty Task (default-constructed, moved from, or get() already called)");
   }
-  std::shared_ptr<detail::TaskState<R>> state_;
+  boost::intrusive_ptr<detail::TaskState<R>> state_;  // one block per spawn, counted inside
 };
 
 /// this_task — what the current fiber (or sync body) knows about its own cancellation.

@@ -198,7 +198,7 @@ void check_fiber_op_allowed() {
         "or run the code on a fiber (fiberbridge::spawn / async_to_sync)");
 }
 
-bool fiber_stop_requested() noexcept { return current_state().scope.stop.stop_requested(); }
+bool fiber_stop_requested() noexcept { return current_state().scope.stop_requested(); }
 
 namespace {
 struct RequestCancel {
@@ -243,7 +243,7 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
 }
 
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
-  const std::stop_token stop = current_state().scope.stop;
+  const std::stop_token stop = current_state().scope.stop_token();
   std::stop_callback<RequestCancel> on_stop(stop, RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
   boost::fibers::context* self = boost::fibers::context::active();

@@ -27,11 +27,11 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   ExecState& state = current_state();  // a plain thread's state (perhaps a body's scope)
   AsyncCall call(state, options);
 
-  auto task = std::make_shared<TaskState<void>>();
+  auto task = make_task_state<void>();
   task->role = "async_to_sync";
   // Linked before the spawn: a stop of the enclosing body that lands meanwhile reaches the fiber
   // before it starts, not only after the outer caller was released.
-  std::stop_callback<ForwardStop> forward(state.scope.stop, ForwardStop{task.get()});
+  std::stop_callback<ForwardStop> forward(state.scope.stop_token(), ForwardStop{task.get()});
   RuntimeAccess::spawn(call.runtime(), task, std::move(body), call.callee_scope());
   (void)task->on_ready([frame = call.frame()] { frame->wake(); });
   call.serve_until([&task] { return task->ready(); });

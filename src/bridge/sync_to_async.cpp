@@ -44,8 +44,8 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
                           const SyncToAsyncOptions& options) {
   if (!in_fiber()) throw NotInFiberError();
   ExecState& state = current_state();  // the fiber's own object: stays valid if the fiber migrates
-  const std::stop_token stop = state.scope.stop;
-  if (stop.stop_requested()) throw CancelledError();
+  if (state.scope.stop_requested()) throw CancelledError();
+  const std::stop_token stop = state.scope.stop_token();  // the task's stop source, made once
 
   boost::intrusive_ptr<FiberSyncCall> ctl = FiberSyncCall::create(size, align, make, arg);
   ctl->begin(*state.scope.context, stop);

@@ -33,7 +33,7 @@ bool thread_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point d
 bool TaskStateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) {
     // An interruption point even when there is nothing to wait for.
-    if (in_fiber() && current_state().scope.stop.stop_requested()) throw CancelledError();
+    if (in_fiber() && current_state().scope.stop_requested()) throw CancelledError();
     return true;
   }
   return in_fiber() ? fiber_wait_until(*this, deadline) : thread_wait_until(*this, deadline);

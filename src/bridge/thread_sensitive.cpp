@@ -45,7 +45,7 @@ ThreadSensitiveContext::~ThreadSensitiveContext() {
   detail::current_state().scope.routing.sensitive.reset();
   if (thread->started()) {
     // Queue a marker behind the pending work and wait for it as a fiber.
-    auto marker = std::make_shared<detail::TaskState<void>>();
+    auto marker = detail::make_task_state<void>();
     detail::unique_function work([marker] { marker->finish(nullptr); });
     try {
       detail::WaitMark mark(detail::WaitKind::kThreadSensitiveExit, thread->name());

@@ -108,6 +108,14 @@ Scope inherit_scope() {
   return child;
 }
 
+Scope inherit_scope_into(TaskStateBase& task) {
+  const ExecState& s = current_state();
+  Scope child;
+  seed_task_context(task, s.scope.context->snapshot());
+  child.routing = s.scope.routing;
+  return child;
+}
+
 void copy_back(const std::shared_ptr<const VarMap>& before, const std::shared_ptr<const VarMap>& after,
                ContextData& into) {
   if (!after || after == before) return;

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "fiberbridge/detail/task_state.hpp"
+
 namespace fiberbridge {
 class Runtime;
 }
@@ -78,8 +80,17 @@ struct RoutingState {
 struct Scope {
   std::shared_ptr<ContextData> context;  // never null once the state exists
   RoutingState routing;
-  std::stop_token stop;                  // of the task, or of the body's awaiting call
+  std::stop_token stop;                  // of the body's awaiting call (or of a coroutine)
   Runtime* outer_runtime = nullptr;      // while a sync body runs: the awaiting fiber's runtime
+  // A runtime fiber's own task, which holds its stop state (made lazily: `stop` stays empty).
+  // Set only in the fiber's entry frame, which the task outlives; child and body scopes are
+  // built fresh, never copied from a fiber's.
+  TaskStateBase* task = nullptr;
+
+  bool stop_requested() const noexcept { return task != nullptr ? task->stop_requested() : stop.stop_requested(); }
+  // A real token (for stop_callback or a body): makes the task's stop source on first use
+  // (std::bad_alloc).
+  std::stop_token stop_token() const { return task != nullptr ? task->stop_token() : stop; }
 };
 
 struct ExecState {
@@ -120,6 +131,14 @@ void drop_state();
 // A snapshot of the current scope for a child: same routing, a fresh holder of the same
 // context snapshot (the child's changes never leak back).
 Scope inherit_scope();
+// The same for a spawned fiber, without an allocation: the context snapshot is stored in the
+// child's task state (`seed_task_context`) and the returned scope has no context; the fiber's
+// entry frame then takes `task_context(task)` (src/context/task_context.cpp).
+Scope inherit_scope_into(TaskStateBase& task);
+void seed_task_context(TaskStateBase& task, std::shared_ptr<const VarMap> map) noexcept;
+// The task's context as a shared_ptr whose control block lives in the task state too and holds
+// a reference to it (weak_ptrs, such as a Token's, keep only the memory). Once per task.
+std::shared_ptr<ContextData> task_context(TaskStateBase& task) noexcept;
 
 // Runs a sync body's scope on this thread for the lifetime of the guard.
 class ScopeSwap {

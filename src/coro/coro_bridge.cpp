@@ -112,7 +112,7 @@ struct CoroSyncControl final : IoCancellable, SyncBody {
 CoroSyncCall::CoroSyncCall(std::shared_ptr<SyncCallBase> call, const SyncToAsyncOptions& options)
     : ctl_(std::make_shared<CoroSyncControl>()) {
   ExecState& state = current_state();  // this thread's, with the coroutine's scope installed
-  if (state.scope.stop.stop_requested()) throw CancelledError();
+  if (state.scope.stop_requested()) throw CancelledError();
   CoroSyncControl& c = *ctl_;
   c.caller_context = state.scope.context;
   c.begin(std::move(call), *c.caller_context);
@@ -256,7 +256,7 @@ void run_coro_async_call(boost::asio::awaitable<void> entry, const AsyncToSyncOp
   // coroutine first, which is what wakes us then).
   service.reset();
   {
-    std::stop_callback<ForwardRootStop> forward(state.scope.stop, ForwardRootStop{root, io});
+    std::stop_callback<ForwardRootStop> forward(state.scope.stop_token(), ForwardRootStop{root, io});
     call.serve_until([&root] { return root->done.load(std::memory_order_acquire); });
   }
   std::exception_ptr error;
@@ -284,7 +284,7 @@ boost::asio::any_io_executor bind_context(const boost::asio::any_io_executor& ex
   }();
   auto st = std::make_shared<detail::CoroState>();
   st->scope = detail::inherit_scope();
-  st->scope.stop = detail::current_state().scope.stop;
+  st->scope.stop = detail::current_state().scope.stop_token();
   st->runtime = detail::coroutine_runtime();
   if (st->runtime == nullptr) st->runtime = current_runtime();
   return boost::asio::any_io_executor(Scoped(inner, std::move(st)));

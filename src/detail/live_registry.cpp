@@ -1,7 +1,6 @@
 // detail/live_registry.cpp — see live_registry.hpp.
 #include "detail/live_registry.hpp"
 
-#include <stop_token>
 #include <vector>
 
 namespace fiberbridge::detail {
@@ -37,18 +36,18 @@ void LiveRegistry::remove(TaskStateBase& s, std::size_t shard) noexcept {
   }
 }
 
-void LiveRegistry::stop_all(const std::stop_token& except) {
+void LiveRegistry::stop_all(const TaskStateBase* except) {
   stopping_.store(true);
   // Stop callbacks run inside request_stop() and may spawn (which takes a shard lock) or end a
-  // fiber: collect the stop sources (each keeps its stop state alive) under the locks and
+  // fiber: collect the task states (each reference keeps one alive) under the locks and
   // request the stops after.
-  std::vector<std::stop_source> sources;
+  std::vector<boost::intrusive_ptr<TaskStateBase>> tasks;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard g(shards_[i].m);
     for (TaskStateBase& s : shards_[i].live)
-      if (!except.stop_possible() || s.stop_token() != except) sources.push_back(s.stop_source());
+      if (&s != except) tasks.emplace_back(&s);
   }
-  for (std::stop_source& src : sources) src.request_stop();
+  for (const auto& t : tasks) t->request_stop();
 }
 
 bool LiveRegistry::wait_empty_until(std::chrono::steady_clock::time_point until) {

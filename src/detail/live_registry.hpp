@@ -34,7 +34,7 @@ class LiveRegistry {
 
   // From now on the registry is stopping; asks every live fiber to stop. Stop callbacks run
   // outside the shard locks (they may spawn).
-  void stop_all(const std::stop_token& except = {});  // `except`: the destroying fiber's own
+  void stop_all(const TaskStateBase* except = nullptr);  // `except`: the destroying fiber's own
   // Waits until no fiber is live or `until` passes; true if none is live.
   bool wait_empty_until(std::chrono::steady_clock::time_point until);
   std::size_t size() const noexcept { return count_.load(); }

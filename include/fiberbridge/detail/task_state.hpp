@@ -1,28 +1,47 @@
 // detail/task_state.hpp — the state a spawned fiber shares with its Task handle and waiters.
 //
+// One heap block per spawn: the state holds its own reference count (boost::intrusive_ptr), the
+// fiber's body (TaskBody), the fiber's starting context (in `context_storage_`, with the shared_ptr control block that hands
+// it to the fiber: src/task_context.cpp) and a stop source created only when somebody asks for a
+// std::stop_token.
+//
 // Invariants:
 //  * `finish()` is called exactly once, by the fiber, after the value (if any) is stored;
 //    after it `ready()` is true and the value/exception never change.
-//  * Waiters are fibers (suspended on `cv_`, woken under `m_` so a waiter cannot free the
-//    state while the notifier still touches it) and plain threads (a callback in
-//    `thread_waiters_`, run once after `ready_` is set).
-//  * The stop source is the task's cancellation state; `request_stop` is sticky and idempotent.
+//  * `lock_` (a Boost.Fiber spinlock, held for a few stores) guards the waiter lists. Fiber
+//    waiters are `JoinWaiter` records on the waiting fibers' own stacks, woken through a Boost
+//    waker (epoch-checked: a late wake of a fiber that already left is a no-op) under `lock_`,
+//    so a waiter cannot leave (and its record go) while a waker still touches it. Plain-thread
+//    waiters are callbacks in `thread_waiters_`, run once, outside the lock, after `ready_` is set.
+//  * Stop: `request_stop` is sticky and idempotent. The requested bit lives in `stop_bits_`;
+//    the std::stop_source is made by the first `stop_token()` and published with a CAS; a stop
+//    requested before or during that creation is applied by the creator (see task_stop.cpp).
+//    The task's own fiber, while it waits in a join, is woken by `request_stop` through
+//    `stop_waiter_` (no stop source needed for that): under this task's lock and then, tried
+//    without waiting (two tasks may join each other), the awaited task's.
 #pragma once
 
+// Not used here any more (the join has no condition variable), but fiberbridge.hpp has always
+// brought Boost.Fiber's condition variable and this_fiber operations with it: kept for users.
 #include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
+#include <boost/fiber/waker.hpp>
 #include <boost/intrusive/list_hook.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <tuple>
 #include <typeinfo>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fiberbridge/detail/unique_function.hpp"
@@ -36,12 +55,30 @@ struct SpawnLabel {
   unsigned line = 0;
 };
 
+class TaskStateBase;
+
+// A fiber waiting for a task, on that fiber's stack. `linked` (under the awaited task's lock):
+// in that task's list, which also means suspended, since the fiber holds the lock until it is
+// switched out. Only a linked waiter is ever woken, so no wake reaches a running fiber.
+struct JoinWaiter {
+  boost::fibers::waker waker;
+  TaskStateBase* target = nullptr;  // the awaited task
+  JoinWaiter* next = nullptr;
+  bool linked = false;
+};
+
 class TaskStateBase {
  public:
-  TaskStateBase() = default;
+  TaskStateBase() noexcept = default;
   TaskStateBase(const TaskStateBase&) = delete;
   TaskStateBase& operator=(const TaskStateBase&) = delete;
-  virtual ~TaskStateBase() = default;
+  virtual ~TaskStateBase();
+
+  // boost::intrusive_ptr's hooks (found by argument-dependent lookup).
+  friend void intrusive_ptr_add_ref(TaskStateBase* s) noexcept { s->refs_.fetch_add(1, std::memory_order_relaxed); }
+  friend void intrusive_ptr_release(TaskStateBase* s) noexcept {
+    if (s->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
+  }
 
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
 
@@ -57,15 +94,16 @@ class TaskStateBase {
     if (error_) std::rethrow_exception(error_);
   }
   std::exception_ptr error() const noexcept { return error_; }
-  // Moves the exception out, so the consumer drops the last reference to it (on its own thread).
-  std::exception_ptr take_error() noexcept {
-    std::lock_guard g(m_);
-    return std::move(error_);
-  }
+  // Moves the exception out, so the consumer drops the last reference to it (on its own
+  // thread). Only after ready(): the exception never changes then.
+  std::exception_ptr take_error() noexcept { return std::move(error_); }
 
-  void request_stop() noexcept { stop_.request_stop(); }
-  std::stop_token stop_token() const noexcept { return stop_.get_token(); }
-  std::stop_source& stop_source() noexcept { return stop_; }
+  // Sticky and idempotent; any thread. Stops the token if one was made, and wakes the task's
+  // own fiber if it waits in a join.
+  void request_stop() noexcept;
+  bool stop_requested() const noexcept { return (stop_bits_.load(std::memory_order_acquire) & kStopRequested) != 0; }
+  // The task's std::stop_token; the first call makes the stop source (throws std::bad_alloc).
+  std::stop_token stop_token();
 
   // Runs `fn` once the state is ready (at once, on this thread, if it already is).
   // Returns an id for `remove_on_ready`, or 0 when `fn` already ran.
@@ -84,25 +122,88 @@ class TaskStateBase {
   // while the task is in the live registry.
   std::atomic<void*> sched_record{nullptr};
 
+  // The fiber's starting context lives here (src/context/task_context.cpp): a ContextData and the
+  // control block of the shared_ptr the fiber's scope holds; sizes checked there (a ContextData
+  // is 64 bytes on x86-64 glibc; the margin is for larger std::mutex types, such as aarch64's).
+  static constexpr std::size_t kContextStorage = 12 * sizeof(void*);
+  static constexpr std::size_t kAnchorStorage = 6 * sizeof(void*);
+  alignas(std::max_align_t) unsigned char context_storage_[kContextStorage];
+  alignas(std::max_align_t) unsigned char anchor_storage_[kAnchorStorage];
+  bool context_made_ = false;
+
  private:
+  static constexpr std::uint8_t kStopRequested = 1, kSourceCreating = 2, kSourceReady = 4;
+  void wake_stop_waiter() noexcept;
+
+  std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
+  std::atomic<std::uint8_t> stop_bits_{0};
+  boost::fibers::detail::spinlock lock_;
+  JoinWaiter* waiters_ = nullptr;      // fibers joining this task
+  JoinWaiter* stop_waiter_ = nullptr;  // this task's own fiber while it waits in a join
+  std::stop_source stop_{std::nostopstate};
   std::exception_ptr error_;
-  std::stop_source stop_;
-  std::mutex m_;
-  boost::fibers::condition_variable_any cv_;
   std::uint64_t next_id_ = 1;
   std::vector<std::pair<std::uint64_t, unique_function>> thread_waiters_;
 
   friend bool fiber_wait_until(TaskStateBase&, std::chrono::steady_clock::time_point);
+  friend class JoinRegistration;
 };
 
 template <class R>
-class TaskState final : public TaskStateBase {
+class TaskState : public TaskStateBase {
  public:
   std::optional<R> value;
 };
 
 template <>
-class TaskState<void> final : public TaskStateBase {};
+class TaskState<void> : public TaskStateBase {};
+
+// The state of a spawned fiber with its body (the callable and the decay-copied arguments)
+// inside: one block per spawn whatever the body's size. `invoke` runs on the fiber and destroys
+// the body before the task is reported finished, so what it captured is released before a
+// joiner wakes (as when the body was a closure of its own).
+template <class R, class Fn, class Args>
+class TaskBody final : public TaskState<R> {
+ public:
+  TaskBody(Fn&& fn, Args&& args) : body_(std::in_place, std::move(fn), std::move(args)) {}
+
+  void invoke() {
+    struct Drop {
+      std::optional<Body>& body;
+      ~Drop() { body.reset(); }
+    } drop{body_};
+    if constexpr (std::is_void_v<R>) {
+      std::apply(std::move(body_->fn), std::move(body_->args));
+    } else {
+      this->value.emplace(std::apply(std::move(body_->fn), std::move(body_->args)));
+    }
+  }
+
+ private:
+  struct Body {
+    Body(Fn&& f, Args&& a) : fn(std::move(f)), args(std::move(a)) {}
+    Fn fn;
+    Args args;
+  };
+  std::optional<Body> body_;
+};
+
+// A new spawned state holding `f` and `a...` (decay-copied), with one reference held by the
+// returned pointer. Throws std::bad_alloc and what copying the arguments throws.
+template <class R, class F, class... A>
+auto make_task_body(F&& f, A&&... a) {
+  using Body = TaskBody<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>;
+  boost::intrusive_ptr<Body> state(
+      new Body(std::decay_t<F>(std::forward<F>(f)), std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)));
+  state->callable = &typeid(std::decay_t<F>);
+  return state;
+}
+
+// A new state with one reference held by the returned pointer (std::bad_alloc).
+template <class R>
+boost::intrusive_ptr<TaskState<R>> make_task_state() {
+  return boost::intrusive_ptr<TaskState<R>>(new TaskState<R>());
+}
 
 }  // namespace fiberbridge::detail
