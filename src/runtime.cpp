@@ -270,6 +270,9 @@ class Runtime::Impl {
     }
     l.body = {};
     detail::drop_state();
+    // Let go of the scope (context, async_to_sync frame, holds) before the task is ready: a
+    // waiter that wakes then finds them released (a plain thread reuses its frame).
+    st.scope = {};
     boost::intrusive_ptr<detail::TaskStateBase> state = std::move(l.state);
     state->finish(std::move(error));
     live_.remove(*state, l.shard);

@@ -125,6 +125,7 @@ bool fiber_wait_until(TaskStateBase& s, Clock::time_point deadline) {
 
 void TaskStateBase::finish(std::exception_ptr error) noexcept {
   error_ = std::move(error);
+  unique_function first;
   std::vector<std::pair<std::uint64_t, unique_function>> waiters;
   {
     spinlock_lock lk(lock_);
@@ -137,8 +138,13 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
       w->waker.wake();
       w = next;
     }
+    if (first_waiter_id_ != 0) {
+      first = std::move(first_waiter_);
+      first_waiter_id_ = 0;
+    }
     if (!thread_waiters_.empty()) waiters.swap(thread_waiters_);
   }
+  if (first) first();
   for (auto& w : waiters) w.second();
 }
 
@@ -147,7 +153,12 @@ std::uint64_t TaskStateBase::on_ready(unique_function fn) {
     spinlock_lock lk(lock_);
     if (!ready()) {
       const std::uint64_t id = next_id_++;
-      thread_waiters_.emplace_back(id, std::move(fn));
+      if (first_waiter_id_ == 0) {
+        first_waiter_id_ = id;
+        first_waiter_ = std::move(fn);
+      } else {
+        thread_waiters_.emplace_back(id, std::move(fn));
+      }
       return id;
     }
   }
@@ -158,6 +169,11 @@ std::uint64_t TaskStateBase::on_ready(unique_function fn) {
 void TaskStateBase::remove_on_ready(std::uint64_t id) {
   unique_function dropped;  // destroyed outside the lock
   spinlock_lock lk(lock_);
+  if (id != 0 && id == first_waiter_id_) {
+    dropped = std::move(first_waiter_);
+    first_waiter_id_ = 0;
+    return;
+  }
   for (auto it = thread_waiters_.begin(); it != thread_waiters_.end(); ++it) {
     if (it->first == id) {
       dropped = std::move(it->second);

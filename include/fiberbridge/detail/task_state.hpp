@@ -12,7 +12,8 @@
 //    waiters are `JoinWaiter` records on the waiting fibers' own stacks, woken through a Boost
 //    waker (epoch-checked: a late wake of a fiber that already left is a no-op) under `lock_`,
 //    so a waiter cannot leave (and its record go) while a waker still touches it. Plain-thread
-//    waiters are callbacks in `thread_waiters_`, run once, outside the lock, after `ready_` is set.
+//    waiters are callbacks (`first_waiter_`, then `thread_waiters_`), run once, outside the
+//    lock, after `ready_` is set.
 //  * Stop: `request_stop` is sticky and idempotent. The requested bit lives in `stop_bits_`;
 //    the std::stop_source is made by the first `stop_token()` and published with a CAS; a stop
 //    requested before or during that creation is applied by the creator (see task_stop.cpp).
@@ -144,6 +145,10 @@ class TaskStateBase {
   std::stop_source stop_{std::nostopstate};
   std::exception_ptr error_;
   std::uint64_t next_id_ = 1;
+  // Plain-thread waiters: the first inline (an async_to_sync or a Task::get from a plain thread
+  // has one: no allocation), more in the vector.
+  std::uint64_t first_waiter_id_ = 0;  // 0: the slot is free
+  unique_function first_waiter_;
   std::vector<std::pair<std::uint64_t, unique_function>> thread_waiters_;
 
   friend bool fiber_wait_until(TaskStateBase&, std::chrono::steady_clock::time_point);
