@@ -3,32 +3,18 @@
 
 #include <new>
 
+#include "detail/in_place_allocator.hpp"
+
 namespace fiberbridge::detail {
 
-// Hands out the anchor's control block storage inside the call block (one control block per
-// call, allocated once); its deallocate is the anchor's end: it drops the anchor's memory
-// reference, after the control block was destroyed (nothing touches it afterwards).
-template <class T>
-struct AnchorAllocator {
-  using value_type = T;
-  FiberSyncCall* call;
-
-  explicit AnchorAllocator(FiberSyncCall* c) noexcept : call(c) {}
-  template <class U>
-  AnchorAllocator(const AnchorAllocator<U>& o) noexcept : call(o.call) {}  // NOLINT: rebinding
-
-  T* allocate(std::size_t n) noexcept {
-    static_assert(sizeof(T) <= FiberSyncCall::kAnchorSize && alignof(T) <= alignof(std::max_align_t),
-                  "the shared_ptr control block does not fit FiberSyncCall::anchor_storage_");
-    (void)n;  // always 1: the one control block
-    return reinterpret_cast<T*>(call->anchor_storage_);
-  }
-  void deallocate(T*, std::size_t) noexcept { call->drop_memory(); }
-
-  template <class U>
-  bool operator==(const AnchorAllocator<U>& o) const noexcept {
-    return call == o.call;
-  }
+// The anchor's control block lives in the call block (one per call, allocated once); its end
+// drops the anchor's memory reference, after the control block was destroyed (nothing touches
+// it afterwards).
+struct FiberSyncAnchorSlot {
+  using Owner = FiberSyncCall;
+  static constexpr std::size_t kBytes = FiberSyncCall::kAnchorSize;
+  static void* storage(FiberSyncCall& c) noexcept { return c.anchor_storage_; }
+  static void release(FiberSyncCall& c) noexcept { c.drop_memory(); }
 };
 
 namespace {
@@ -87,7 +73,7 @@ void FiberSyncCall::begin(const ContextData& caller, std::stop_token stop) {
   body_data.map = before;
   body_stop = std::move(stop);
   mem_.fetch_add(1, std::memory_order_relaxed);  // the anchor's, dropped by its deallocate
-  body_scope.context = std::shared_ptr<ContextData>(&body_data, KeepData{}, AnchorAllocator<ContextData>(this));
+  body_scope.context = std::shared_ptr<ContextData>(&body_data, KeepData{}, InPlaceAllocator<ContextData, FiberSyncAnchorSlot>(this));
 }
 
 void FiberSyncCall::bind(const Route& route, const RoutingState& routing, Runtime* outer) {

@@ -88,8 +88,7 @@ struct FiberSyncCall {
   std::exception_ptr error;
 
  private:
-  template <class T>
-  friend struct AnchorAllocator;
+  friend struct FiberSyncAnchorSlot;  // fiber_sync_call.cpp: the anchor's in-place control block
   static constexpr std::size_t kAnchorSize = 8 * sizeof(void*);
 
   explicit FiberSyncCall(std::size_t align) noexcept : align_(align) {}

@@ -16,6 +16,7 @@
 #include <new>
 
 #include "context/exec_state.hpp"
+#include "detail/in_place_allocator.hpp"
 
 namespace fiberbridge::detail {
 
@@ -25,28 +26,13 @@ ContextData* data_of(TaskStateBase& task) noexcept {
   return std::launder(reinterpret_cast<ContextData*>(task.context_storage_));
 }
 
-// Hands out the control block's storage inside the task state; deallocating it drops the
-// reference the block held.
-template <class T>
-struct InTaskAllocator {
-  using value_type = T;
-  TaskStateBase* task;
-
-  explicit InTaskAllocator(TaskStateBase* t) noexcept : task(t) {}
-  template <class U>
-  InTaskAllocator(const InTaskAllocator<U>& o) noexcept : task(o.task) {}  // NOLINT: rebinding
-
-  T* allocate(std::size_t) noexcept {
-    static_assert(sizeof(T) <= TaskStateBase::kAnchorStorage && alignof(T) <= alignof(std::max_align_t),
-                  "the shared_ptr control block does not fit TaskStateBase::anchor_storage_");
-    return reinterpret_cast<T*>(task->anchor_storage_);
-  }
-  void deallocate(T*, std::size_t) noexcept { intrusive_ptr_release(task); }
-
-  template <class U>
-  bool operator==(const InTaskAllocator<U>& o) const noexcept {
-    return task == o.task;
-  }
+// The control block of the fiber's context lives in the task state; its end drops the
+// reference it held on the task.
+struct TaskAnchorSlot {
+  using Owner = TaskStateBase;
+  static constexpr std::size_t kBytes = TaskStateBase::kAnchorStorage;
+  static void* storage(TaskStateBase& t) noexcept { return t.anchor_storage_; }
+  static void release(TaskStateBase& t) noexcept { intrusive_ptr_release(&t); }
 };
 
 // The last shared owner is gone: release the values now; the ContextData itself goes with the
@@ -72,7 +58,7 @@ std::shared_ptr<ContextData> task_context(TaskStateBase& task) noexcept {
   if (!task.context_made_) seed_task_context(task, nullptr);
   intrusive_ptr_add_ref(&task);  // the control block's, dropped by its deallocate
   // With an allocator that never fails, constructing the shared_ptr does not throw.
-  return std::shared_ptr<ContextData>(data_of(task), ReleaseValues{}, InTaskAllocator<ContextData>(&task));
+  return std::shared_ptr<ContextData>(data_of(task), ReleaseValues{}, InPlaceAllocator<ContextData, TaskAnchorSlot>(&task));
 }
 
 TaskStateBase::~TaskStateBase() {
