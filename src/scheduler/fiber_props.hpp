@@ -29,6 +29,8 @@
 
 namespace fiberbridge::detail {
 
+class SchedulerGroup;
+
 class FiberProps : public boost::fibers::fiber_properties {
  public:
   FiberProps() noexcept : fiber_properties(nullptr) {}
@@ -49,12 +51,12 @@ class FiberProps : public boost::fibers::fiber_properties {
   std::atomic<const char*> wait_target{nullptr};  // a static or long-lived string
   std::atomic<std::int64_t> wait_since_ns{0};      // steady_clock, when `wait` was set
 
-  // Parked detached (see park_detached_on_next_suspend in work_stealing.hpp). `park_detached`
+  // Parked detached (see scheduler/fiber_wake.hpp). `park_detached`
   // is set by the fiber and read by its own thread's pick_next; the rest is written by that
   // pick_next before the fiber is switched out and read by the waker after it took the wait's
   // lock (which the switch releases), or by the home thread after the hand-over.
   bool park_detached = false;
-  void* parked_group = nullptr;  // the SchedulerGroup it was detached from, while parked
+  SchedulerGroup* parked_group = nullptr;  // the group it was detached from, while parked
   std::size_t parked_home = 0;   // the index of the thread it was detached from
   boost::fibers::context* handed_ctx = nullptr;  // in a hand-over list: the context
   FiberProps* handed_next = nullptr;              // in a hand-over list: the next entry

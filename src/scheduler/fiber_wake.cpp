@@ -38,7 +38,7 @@ void adopt(context* ctx) noexcept {
 
 void wake_fiber(context* ctx) noexcept {
   FiberProps* p = FiberProps::of(ctx);
-  auto* group = p != nullptr ? static_cast<SchedulerGroup*>(p->parked_group) : nullptr;
+  SchedulerGroup* group = p != nullptr ? p->parked_group : nullptr;
   if (group == nullptr) {
     context::active()->schedule(ctx);  // attached: local when it is ours, else remote
     return;
