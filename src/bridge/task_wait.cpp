@@ -20,11 +20,12 @@ bool thread_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point d
   if (CurrentThreadExecutor* current = CurrentThreadExecutor::serving()) {
     serving = current->shared_from_this();
   } else {
-    serving = std::make_shared<CurrentThreadExecutor>();
+    serving = CurrentThreadExecutor::acquire(nullptr);  // this thread's spare frame, if it has one
   }
   const std::uint64_t id = s.on_ready([serving] { serving->wake(); });
   const bool ok = serving->run_until([&s] { return s.ready(); }, deadline, /*close_when_done=*/false);
   if (id != 0) s.remove_on_ready(id);
+  CurrentThreadExecutor::recycle(std::move(serving));  // kept only if nobody else holds it
   return ok;
 }
 
