@@ -186,15 +186,18 @@ TEST(Dump, ShowsAFiberInSyncToAsyncWithItsThreadAndOneInASocketRead) {
     return server.async_read_some(asio::buffer(&byte, 1), fb::use_fiber);
   });
   in_body.wait("the sync body to start");
-  // The reader marks itself waiting just before it suspends: poll the dump (with a deadline).
+  // Each fiber marks itself waiting just before it suspends (the body may start before its
+  // caller gets there): poll the dump until both show (with a deadline).
   std::string text;
   const auto give_up = std::chrono::steady_clock::now() + kDeadline;
   for (;;) {
     std::ostringstream out;
     rt.dump(out);
     text = out.str();
-    if (reading && text.find("waiting in a use_fiber operation") != std::string::npos) break;
-    if (std::chrono::steady_clock::now() > give_up) die_hung("the reader to show in the dump", kDeadline);
+    if (reading && text.find("waiting in a use_fiber operation") != std::string::npos &&
+        text.find("waiting in sync_to_async") != std::string::npos)
+      break;
+    if (std::chrono::steady_clock::now() > give_up) die_hung("both fibers to show waiting in the dump", kDeadline);
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_NE(text.find("runtime \"fb-dumped\""), std::string::npos) << text;

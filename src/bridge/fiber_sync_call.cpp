@@ -4,6 +4,7 @@
 #include <new>
 
 #include "detail/in_place_allocator.hpp"
+#include "scheduler/fiber_wake.hpp"
 
 namespace fiberbridge::detail {
 
@@ -91,11 +92,17 @@ void FiberSyncCall::bind(const Route& route, const RoutingState& routing, Runtim
 void FiberSyncCall::body_done(std::exception_ptr e) noexcept {
   release_hold();
   unbind();  // a job destroyed unrun still had the scope (and the anchor); a run one moved it out
-  std::lock_guard g(m);
-  if (done) return;
-  done = true;
-  error = std::move(e);
-  cv.notify_all();  // under the lock: the fiber cannot leave (and drop its reference) meanwhile
+  boost::fibers::context* w = nullptr;
+  {
+    boost::fibers::detail::spinlock_lock g(m);
+    if (done) return;
+    done = true;
+    error = std::move(e);
+    w = take_waiter();
+  }
+  // The fiber cannot leave before this wake (nobody else holds `w`), and the job that called
+  // us still holds its reference to this block.
+  if (w != nullptr) wake_fiber(w);
 }
 
 }  // namespace fiberbridge::detail

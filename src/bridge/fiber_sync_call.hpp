@@ -1,8 +1,7 @@
 // bridge/fiber_sync_call.hpp — one fiber sync_to_async call in one heap allocation.
 //
 // Owns: the block [FiberSyncCall | the body (SyncCall<F, Args>: callable, arguments, result)],
-// holding everything the two sides share: the waiting state (mutex, fiber condition variable,
-// outcome), the body's context copy (`body_data`), its rule-4 hold, its scope and the job's
+// holding everything the two sides share: the waiting state (lock, waiting fiber, outcome), the body's context copy (`body_data`), its rule-4 hold, its scope and the job's
 // queue reference. Nothing else is allocated per call: the job handed to an executor is one
 // intrusive reference (inline in a unique_function), the body's stop token is the caller's.
 //
@@ -22,18 +21,20 @@
 //    the job moves the scope onto the body's thread, or a job destroyed unrun (or a failed
 //    submission) clears it: the block never owns itself for longer than that.
 // Thread rules: begin/bind/end and the wait run on the calling fiber; the job moves
-// `body_scope` out and calls body_done on the body's thread; `m` guards `done` and `error`.
+// `body_scope` out and calls body_done on the body's thread; `m` guards `waiter`, `done` and
+// `error`.
 #pragma once
 
-#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <stop_token>
+#include <utility>
 
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
@@ -82,10 +83,16 @@ struct FiberSyncCall {
   std::stop_token body_stop;
   std::atomic<bool> resubmitting{false};  // a job destroyed now was refused, not dropped
 
-  std::mutex m;
-  boost::fibers::condition_variable_any cv;
+  // The waiting state. The fiber parks detached while it waits (scheduler/fiber_wake.hpp), so
+  // whoever settles the call (body_done, or the stop callback) makes it ready through
+  // wake_fiber: from the body's thread it goes to a thread of the runtime that is awake, not
+  // necessarily the one it last ran on. Whoever takes `waiter` (under `m`) wakes it, once.
+  boost::fibers::detail::spinlock m;
+  boost::fibers::context* waiter = nullptr;  // the suspended caller, while it waits
   bool done = false;
   std::exception_ptr error;
+  // Under `m`: takes the waiter, if the caller is suspended; wake it after unlocking.
+  boost::fibers::context* take_waiter() noexcept { return std::exchange(waiter, nullptr); }
 
  private:
   friend struct FiberSyncAnchorSlot;  // fiber_sync_call.cpp: the anchor's in-place control block

@@ -1,8 +1,9 @@
 // bridge/sync_to_async.cpp — the fiber side and the thread side of one sync_to_async call.
 //
 // The fiber builds the call in one allocation (FiberSyncCall: the body, the shared state, the
-// body's context copy; see fiber_sync_call.hpp), routes it, and waits on a fiber condition
-// variable: only the fiber suspends. The body runs in a copy of the caller's scope (context
+// body's context copy; see fiber_sync_call.hpp), routes it, and suspends parked detached
+// (scheduler/fiber_wake.hpp, the same wake-up path as a use_fiber operation): only the fiber
+// suspends, and the body's completion makes it ready through wake_fiber. The body runs in a copy of the caller's scope (context
 // copy, routing state plus the rule-4 hold, the caller's stop token). When the caller's task
 // is stopped the fiber leaves at once with CancelledError and the body runs on detached; it
 // only touches the call block, which its job's reference keeps alive until it finishes.
@@ -15,6 +16,7 @@
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
 #include "fiberbridge/sync_to_async.hpp"
+#include "scheduler/fiber_wake.hpp"
 
 namespace fiberbridge::detail {
 
@@ -24,8 +26,12 @@ namespace {
 struct WakeOnStop {
   FiberSyncCall* ctl;
   void operator()() noexcept {
-    std::lock_guard g(ctl->m);
-    ctl->cv.notify_all();
+    boost::fibers::context* w = nullptr;
+    {
+      boost::fibers::detail::spinlock_lock g(ctl->m);
+      w = ctl->take_waiter();
+    }
+    if (w != nullptr) wake_fiber(w);
   }
 };
 
@@ -64,7 +70,8 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   {
     std::stop_callback<WakeOnStop> on_stop(stop, WakeOnStop{ctl.get()});
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
-    std::unique_lock lk(ctl->m);
+    boost::fibers::context* self = boost::fibers::context::active();
+    boost::fibers::detail::spinlock_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
     // this is an interruption point (asgiref re-raises CancelledError when the call is done too).
     for (;;) {
@@ -76,7 +83,10 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
         error = std::move(ctl->error);  // the consumer drops the last reference, on its own thread
         break;
       }
-      ctl->cv.wait(lk);
+      ctl->waiter = self;
+      park_detached_on_next_suspend();  // whoever settles the call runs us next (fiber_wake.hpp)
+      self->suspend(lk);                // releases m once this fiber is switched out
+      lk.lock();
     }
   }
   ctl->end(*state.scope.context);

@@ -73,13 +73,16 @@ void write_fiber_line(std::ostream& out, const TaskStateBase& task, const FiberP
     out << "not started: queued in the runtime's inbox\n";
     return;
   }
-  if (running_on != nullptr) {
+  const WaitKind kind = record->wait.load(std::memory_order_acquire);
+  // A fiber marks its wait just before it suspends: from then on it is waiting, even while its
+  // thread is still switching away (unless the watchdog saw that thread stuck).
+  if (running_on != nullptr && (kind == WaitKind::kNone || stalled_since_ns != 0)) {
     out << "running on " << running_on;
     if (stalled_since_ns != 0) out << ", without a switch for " << duration_text(now_ns - stalled_since_ns);
     out << "\n";
     return;
   }
-  switch (record->sched.load(std::memory_order_relaxed)) {
+  switch (running_on != nullptr ? FiberProps::Sched::kPicked : record->sched.load(std::memory_order_relaxed)) {
     case FiberProps::Sched::kNew:
       out << "not started: ready to run\n";
       return;
@@ -89,7 +92,6 @@ void write_fiber_line(std::ostream& out, const TaskStateBase& task, const FiberP
     case FiberProps::Sched::kPicked:
       break;
   }
-  const WaitKind kind = record->wait.load(std::memory_order_acquire);
   if (kind == WaitKind::kNone) {
     out << "suspended: a Boost.Fiber wait, sleep or yield\n";
     return;
