@@ -262,11 +262,15 @@ void WorkStealing::awakened(context* ctx) noexcept {
   if (q.held()) return;  // a new fiber under a LaunchGuard: its release wakes a peer
   // Wake an idle peer only for surplus work: when the dispatcher queues the one fiber it is
   // about to run (a remote wake-up, a timer) or a fiber yields, nobody else is needed, and a
-  // needless wake costs a futex call here and a trip through the peer's dispatcher.
+  // needless wake costs a futex call here and a trip through the peer's dispatcher. A batch
+  // the dispatcher queues counts only once it lasts (spread_policy.hpp, checked in pick_next).
   if (pinned || group_.idle.load(std::memory_order_seq_cst) == 0) return;
   context* active = context::active();
-  const bool dispatcher = active->is_context(type::dispatcher_context);
-  if (had_work || (!dispatcher && active != ctx)) group_.wake_idle_peer(index_);
+  if (!active->is_context(type::dispatcher_context)) {
+    if (active != ctx) group_.wake_idle_peer(index_);  // the waker runs on
+  } else if (had_work) {
+    surplus_.note();  // a batch: a peer only if it lasts (spread_policy.hpp)
+  }
 }
 
 // Outside work and the reactor, served from the dispatcher context only (no fiber runs, none
@@ -300,6 +304,7 @@ context* WorkStealing::pick_next() noexcept {
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
+  if (surplus_.pending() && surplus_.due(!group_.queue(index_).empty())) wake_peer_for_surplus();
   ++picks_since_poll_;
   if (!ctx->is_context(type::pinned_context)) sched->attach_worker_context(ctx);
   if (bookkeeping_) on_switch(ctx);

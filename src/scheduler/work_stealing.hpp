@@ -65,6 +65,7 @@
 #include "scheduler/sources.hpp"
 #include "scheduler/eh_state.hpp"
 #include "scheduler/stack_pool.hpp"
+#include "scheduler/spread_policy.hpp"
 
 namespace fiberbridge::detail {
 
@@ -290,6 +291,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   // (null before the first switch: then it is the active one).
   boost::fibers::context* eh_owner_ = nullptr;
   unsigned picks_since_poll_ = 0;  // since this thread last polled or waited in the reactor
+  SurplusClock surplus_;           // a batch the dispatcher queued, until it lasts or drains
   bool driving_ = false;      // this thread runs the reactor's handlers now
   // A handler run here woke a fiber of another thread of this runtime: that thread drives next
   // (its fibers wait for I/O; our own next wait goes to the futex). Self-healing: if that
