@@ -143,4 +143,43 @@ TEST(FiberIoWake, PlainThreadCompletionsHandFibersBack) {
   EXPECT_EQ(wrong, 0) << "a fiber resumed on the plain thread that completed its operation";
 }
 
+// One handler completes two operations: its thread adopts both fibers in one pass (a batch, which
+// wakes an idle peer only if it lasts: scheduler/spread_policy.hpp). The first fiber to run does
+// not yield until the second has started, so no switch ever checks the batch: the slow-fiber
+// watchdog's sample must offer the second fiber to the idle peer (observe/watchdog.hpp).
+TEST(FiberIoWake, ABatchBehindAFiberThatDoesNotYieldReachesTheIdlePeer) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 2, .slow_fiber_threshold = std::chrono::milliseconds(100)}};
+  ManualOp a, b;
+  std::atomic<int> started{0};
+  std::atomic<bool> gave_up{false};
+  const auto body = [&](ManualOp& op) {
+    op.start();
+    started.fetch_add(1);
+    const auto until = std::chrono::steady_clock::now() + kDeadline / 2;
+    while (started.load() < 2) {  // no yield: only another thread can start the other fiber
+      if (std::chrono::steady_clock::now() > until) {
+        gave_up = true;
+        return;
+      }
+    }
+  };
+  auto ta = rt.spawn([&] { body(a); });
+  auto tb = rt.spawn([&] { body(b); });
+  a.initiated.wait("the first fiber to start its operation");
+  b.initiated.wait("the second fiber to start its operation");
+  const auto take = [](ManualOp& op) {
+    std::lock_guard g(op.m);
+    return std::move(op.handler);
+  };
+  asio::post(rt.io_executor(), [&] {
+    auto first = take(a);
+    auto second = take(b);
+    first(boost::system::error_code{});
+    second(boost::system::error_code{});
+  });
+  get_within(ta, "the first fiber of the batch");
+  get_within(tb, "the second fiber of the batch");
+  EXPECT_FALSE(gave_up.load()) << "the fiber queued behind one that does not yield never reached the idle thread";
+}
+
 }  // namespace

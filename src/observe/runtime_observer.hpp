@@ -47,6 +47,9 @@ class RuntimeObserver final : public WatchedRuntime {
   std::string watched_thread_name(std::size_t i) const override { return names_[i]; }
   std::string describe_fiber(std::uint64_t id) const override;
   void deliver(const SlowFiberReport& report) override;
+  void stalled(std::size_t i) noexcept override {
+    if (group_.queue(i).has_stealable() && group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(i);
+  }
 
  private:
   const RuntimeOptions& options_;

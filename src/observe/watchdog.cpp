@@ -78,6 +78,7 @@ class Watchdog {
       if (fiber == 0) continue;  // idle, or Boost's own context
       c.stalled_since_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(w.since.time_since_epoch()).count(),
                                std::memory_order_relaxed);
+      rt.stalled(i);
       if (w.reported || now - w.since < rt.slow_threshold()) continue;
       w.reported = true;
       SlowFiberReport r;

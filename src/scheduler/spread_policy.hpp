@@ -7,8 +7,8 @@
 // fibers whose next wake-ups land on *it*, so both threads stay awake and later hand-offs
 // between them cross CPUs. So a batch counts as surplus only if it lasts: an idle peer is woken
 // when fibers are still queued kAgeNs after the dispatcher first queued one behind another.
-// Checked at each pick, so a batch behind a fiber that does not yield waits for that fiber,
-// as anything queued behind it on a 1-thread runtime does.
+// Checked at each pick; behind a fiber that does not yield, the slow-fiber watchdog offers the
+// batch to an idle peer at its next sample (threshold/5: 20 ms by default; observe/watchdog).
 // (tokio gets a similar effect from its LIFO slot and its searching-worker throttle.)
 //
 // Measured (kv_service under wrk, 2 threads, on the same 2 vCPUs as wrk; medians of 3-5 runs of
