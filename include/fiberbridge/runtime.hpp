@@ -85,7 +85,11 @@ struct RuntimeOptions {
   unsigned shutdown_grace_ms = 5000;
   /// Blocking-call detector: a fiber that runs this long without switching is reported once
   /// (see SlowFiberReport). 0 turns it off. Default: FIBERBRIDGE_SLOW_FIBER_MS, else 100 ms.
-  /// Cost on the switch path: three relaxed stores per switch, no clock read.
+  /// Cost on the switch path: three relaxed stores per switch, no clock read. The same sampler
+  /// (every threshold/5, 2-100 ms) hands fibers queued behind a fiber that does not switch to
+  /// an idle scheduler thread; with 0, such fibers wait until that fiber switches (an idle
+  /// thread is otherwise woken for a queued batch only once it has waited 50 µs and its thread
+  /// switches).
   std::chrono::milliseconds slow_fiber_threshold{detail::default_slow_fiber_threshold()};
   /// Where reports go; empty = one report on stderr. Called on the watchdog thread (not on the
   /// blocked one), with the watchdog's lock held: it must not block for long (other runtimes'
