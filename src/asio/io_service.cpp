@@ -231,15 +231,13 @@ struct RequestCancel {
 }  // namespace
 
 void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
-  boost::fibers::context* waiter = nullptr;
-  {
-    std::lock_guard g(op.m);
-    (abandoned ? op.abandoned : op.done) = true;
-    waiter = std::exchange(op.waiter, nullptr);
-  }
+  std::lock_guard g(op.m);
+  (abandoned ? op.abandoned : op.done) = true;
   // The fiber parked detached: this thread adopts it when it is one of the fiber's runtime
   // (an I/O handler, on the driving thread: no cross-thread hop), else its own thread does.
-  if (waiter != nullptr) wake_fiber(waiter);
+  // Under the lock: the fiber takes it again before it goes on, so it cannot finish (and its
+  // runtime end) while a hand-over from a plain thread still touches that runtime.
+  if (boost::fibers::context* waiter = std::exchange(op.waiter, nullptr)) wake_fiber(waiter);
 }
 
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {

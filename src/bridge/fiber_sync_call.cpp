@@ -92,17 +92,13 @@ void FiberSyncCall::bind(const Route& route, const RoutingState& routing, Runtim
 void FiberSyncCall::body_done(std::exception_ptr e) noexcept {
   release_hold();
   unbind();  // a job destroyed unrun still had the scope (and the anchor); a run one moved it out
-  boost::fibers::context* w = nullptr;
-  {
-    boost::fibers::detail::spinlock_lock g(m);
-    if (done) return;
-    done = true;
-    error = std::move(e);
-    w = take_waiter();
-  }
-  // The fiber cannot leave before this wake (nobody else holds `w`), and the job that called
-  // us still holds its reference to this block.
-  if (w != nullptr) wake_fiber(w);
+  boost::fibers::detail::spinlock_lock g(m);
+  if (done) return;
+  done = true;
+  error = std::move(e);
+  // Under the lock (fiber_wake.hpp): the woken fiber takes it again before it goes on, so it
+  // cannot finish (and its runtime end) while the hand-over still touches that runtime.
+  if (boost::fibers::context* w = take_waiter()) wake_fiber(w);
 }
 
 }  // namespace fiberbridge::detail

@@ -86,12 +86,13 @@ struct FiberSyncCall {
   // The waiting state. The fiber parks detached while it waits (scheduler/fiber_wake.hpp), so
   // whoever settles the call (body_done, or the stop callback) makes it ready through
   // wake_fiber: from the body's thread it goes to a thread of the runtime that is awake, not
-  // necessarily the one it last ran on. Whoever takes `waiter` (under `m`) wakes it, once.
+  // necessarily the one it last ran on. Whoever takes `waiter` (under `m`) wakes it, once, and
+  // before releasing `m` (the fiber takes `m` again when it resumes).
   boost::fibers::detail::spinlock m;
   boost::fibers::context* waiter = nullptr;  // the suspended caller, while it waits
   bool done = false;
   std::exception_ptr error;
-  // Under `m`: takes the waiter, if the caller is suspended; wake it after unlocking.
+  // Under `m`: takes the waiter, if the caller is suspended; wake it before unlocking.
   boost::fibers::context* take_waiter() noexcept { return std::exchange(waiter, nullptr); }
 
  private:

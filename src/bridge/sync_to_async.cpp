@@ -26,12 +26,8 @@ namespace {
 struct WakeOnStop {
   FiberSyncCall* ctl;
   void operator()() noexcept {
-    boost::fibers::context* w = nullptr;
-    {
-      boost::fibers::detail::spinlock_lock g(ctl->m);
-      w = ctl->take_waiter();
-    }
-    if (w != nullptr) wake_fiber(w);
+    boost::fibers::detail::spinlock_lock g(ctl->m);  // held across the wake: see body_done
+    if (boost::fibers::context* w = ctl->take_waiter()) wake_fiber(w);
   }
 };
 
