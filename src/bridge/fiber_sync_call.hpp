@@ -1,8 +1,9 @@
 // bridge/fiber_sync_call.hpp — one fiber sync_to_async call in one heap allocation.
 //
 // Owns: the block [FiberSyncCall | the body (SyncCall<F, Args>: callable, arguments, result)],
-// holding everything the two sides share: the waiting state (lock, waiting fiber, outcome), the body's context copy (`body_data`), its rule-4 hold, its scope and the job's
-// queue reference. Nothing else is allocated per call: the job handed to an executor is one
+// holding everything the two sides share: the waiting state (lock, waiting fiber, outcome),
+// the body's context copy (`body_data`), its rule-4 hold, its scope and the job's queue
+// reference. Nothing else is allocated per call: the job handed to an executor is one
 // intrusive reference (inline in a unique_function), the body's stop token is the caller's.
 //
 // References (intrusive, no shared_ptr cycle):
@@ -85,9 +86,9 @@ struct FiberSyncCall {
 
   // The waiting state. The fiber parks detached while it waits (scheduler/fiber_wake.hpp), so
   // whoever settles the call (body_done, or the stop callback) makes it ready through
-  // wake_fiber: from the body's thread it goes to a thread of the runtime that is awake, not
-  // necessarily the one it last ran on. Whoever takes `waiter` (under `m`) wakes it, once, and
-  // before releasing `m` (the fiber takes `m` again when it resumes).
+  // wake_fiber: from the body's thread it is handed back to the thread it last ran on, from a
+  // scheduler thread of its runtime it is adopted there. Whoever takes `waiter` (under `m`)
+  // wakes it, once, and before releasing `m` (the fiber takes `m` again when it resumes).
   boost::fibers::detail::spinlock m;
   boost::fibers::context* waiter = nullptr;  // the suspended caller, while it waits
   bool done = false;
