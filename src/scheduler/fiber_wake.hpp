@@ -12,10 +12,11 @@
 //    switch) the fiber belongs to no thread;
 //  * the waker, holding that lock, calls `wake_fiber` (and keeps holding it until the call
 //    returns: the fiber takes the lock again when it resumes, so it cannot finish, and its
-//    runtime cannot be destroyed, while a hand-over still touches the runtime's thread slot): on a scheduler thread of the same runtime
-//    it attaches the fiber to its own scheduler and makes it ready locally (no cross-thread
-//    hop; a busy thread's peers still steal it); anywhere else (a plain thread, another runtime)
-//    it hands it to the thread it was detached from, which adopts it from its dispatcher.
+//    runtime cannot be destroyed, while a hand-over still touches the runtime's thread slot):
+//    on a scheduler thread of the same runtime it attaches the fiber to its own scheduler and
+//    makes it ready locally (no cross-thread hop; a busy thread's peers still steal it);
+//    anywhere else (a plain thread, another runtime) it hands it to the thread it was detached
+//    from, which adopts it from its dispatcher.
 // Only untimed waits park detached: a fiber in Boost's sleep queue is tied to that queue.
 #pragma once
 
