@@ -237,21 +237,15 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
   // (an I/O handler, on the driving thread: no cross-thread hop), else its own thread does.
   // Under the lock: the fiber takes it again before it goes on, so it cannot finish (and its
   // runtime end) while a hand-over from a plain thread still touches that runtime.
-  if (boost::fibers::context* waiter = std::exchange(op.waiter, nullptr)) wake_fiber(waiter);
+  wake_waiter(op.waiter);
 }
 
 bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
   const std::stop_token stop = current_state().scope.stop_token();
   std::stop_callback<RequestCancel> on_stop(stop, RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
-  boost::fibers::context* self = boost::fibers::context::active();
   boost::fibers::detail::spinlock_lock lk(op->m);
-  while (!op->done && !op->abandoned) {
-    op->waiter = self;
-    park_detached_on_next_suspend();  // whoever settles the operation runs us next (fiber_wake.hpp)
-    self->suspend(lk);                // releases m once this fiber is switched out
-    lk.lock();
-  }
+  while (!op->done && !op->abandoned) wait_parked(op->waiter, lk);  // settle_fiber_op wakes us
   return op->done;
 }
 

@@ -98,7 +98,7 @@ void FiberSyncCall::body_done(std::exception_ptr e) noexcept {
   error = std::move(e);
   // Under the lock (fiber_wake.hpp): the woken fiber takes it again before it goes on, so it
   // cannot finish (and its runtime end) while the hand-over still touches that runtime.
-  if (boost::fibers::context* w = take_waiter()) wake_fiber(w);
+  wake_waiter(waiter);
 }
 
 }  // namespace fiberbridge::detail

@@ -35,7 +35,6 @@
 #include <exception>
 #include <optional>
 #include <stop_token>
-#include <utility>
 
 #include "bridge/router.hpp"
 #include "bridge/sync_job.hpp"
@@ -87,14 +86,12 @@ struct FiberSyncCall {
   // The waiting state. The fiber parks detached while it waits (scheduler/fiber_wake.hpp), so
   // whoever settles the call (body_done, or the stop callback) makes it ready through
   // wake_fiber: from the body's thread it is handed back to the thread it last ran on, from a
-  // scheduler thread of its runtime it is adopted there. Whoever takes `waiter` (under `m`)
-  // wakes it, once, and before releasing `m` (the fiber takes `m` again when it resumes).
+  // scheduler thread of its runtime it is adopted there (wait_parked / wake_waiter, both
+  // under `m`).
   boost::fibers::detail::spinlock m;
   boost::fibers::context* waiter = nullptr;  // the suspended caller, while it waits
   bool done = false;
   std::exception_ptr error;
-  // Under `m`: takes the waiter, if the caller is suspended; wake it before unlocking.
-  boost::fibers::context* take_waiter() noexcept { return std::exchange(waiter, nullptr); }
 
  private:
   friend struct FiberSyncAnchorSlot;  // fiber_sync_call.cpp: the anchor's in-place control block

@@ -28,7 +28,7 @@ struct WakeOnStop {
   FiberSyncCall* ctl;
   void operator()() noexcept {
     boost::fibers::detail::spinlock_lock g(ctl->m);  // held across the wake: see body_done
-    if (boost::fibers::context* w = ctl->take_waiter()) wake_fiber(w);
+    wake_waiter(ctl->waiter);
   }
 };
 
@@ -67,7 +67,6 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   {
     std::stop_callback<WakeOnStop> on_stop(stop, WakeOnStop{ctl.get()});
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
-    boost::fibers::context* self = boost::fibers::context::active();
     boost::fibers::detail::spinlock_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
     // this is an interruption point (asgiref re-raises CancelledError when the call is done too).
@@ -80,10 +79,7 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
         error = std::move(ctl->error);  // the consumer drops the last reference, on its own thread
         break;
       }
-      ctl->waiter = self;
-      park_detached_on_next_suspend();  // whoever settles the call runs us next (fiber_wake.hpp)
-      self->suspend(lk);                // releases m once this fiber is switched out
-      lk.lock();
+      wait_parked(ctl->waiter, lk);  // body_done or the stop callback wakes us
     }
   }
   ctl->end(*state.scope.context);

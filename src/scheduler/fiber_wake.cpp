@@ -15,6 +15,14 @@ void park_detached_on_next_suspend() noexcept {
   if (FiberProps* p = FiberProps::ensure(context::active())) p->park_detached = true;
 }
 
+void wait_parked(context*& waiter, boost::fibers::detail::spinlock_lock& lk) noexcept {
+  context* self = context::active();
+  waiter = self;
+  park_detached_on_next_suspend();  // whoever takes `waiter` runs us next
+  self->suspend(lk);                // releases the lock once this fiber is switched out
+  lk.lock();
+}
+
 void park_detached_if_asked(context* self, SchedulerGroup& group, std::size_t index) noexcept {
   FiberProps* p = FiberProps::of(self);
   if (p == nullptr || !p->park_detached) return;

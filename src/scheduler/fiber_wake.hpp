@@ -21,8 +21,10 @@
 #pragma once
 
 #include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 
 #include <cstddef>
+#include <utility>
 
 namespace fiberbridge::detail {
 
@@ -37,6 +39,16 @@ void park_detached_on_next_suspend() noexcept;
 // Makes `ctx` ready: adopted by the calling thread or handed to its home thread if it parked
 // detached, else Boost's schedule (local, or remote to its thread). Any thread.
 void wake_fiber(boost::fibers::context* ctx) noexcept;
+
+// The two sides of one such wait, over a `waiter` slot guarded by the wait's spinlock `lk`:
+// the fiber records itself, suspends parked detached and holds `lk` again once resumed (check
+// the wait's condition, then call again if it does not hold yet); a waker, holding the same
+// lock, wakes the recorded fiber, if any, once. The waker keeps the lock until wake_waiter
+// returns (see the rule above).
+void wait_parked(boost::fibers::context*& waiter, boost::fibers::detail::spinlock_lock& lk) noexcept;
+inline void wake_waiter(boost::fibers::context*& waiter) noexcept {
+  if (boost::fibers::context* w = std::exchange(waiter, nullptr)) wake_fiber(w);
+}
 
 // The scheduler's side (work_stealing.cpp). In pick_next, on the suspending fiber's thread.
 void park_detached_if_asked(boost::fibers::context* self, SchedulerGroup& group, std::size_t index) noexcept;
