@@ -3,6 +3,8 @@
 
 #include <boost/fiber/scheduler.hpp>
 
+#include <mutex>
+
 #include "scheduler/fiber_props.hpp"
 #include "scheduler/work_stealing.hpp"
 
@@ -16,11 +18,20 @@ void park_detached_on_next_suspend() noexcept {
 }
 
 void wait_parked(context*& waiter, boost::fibers::detail::spinlock_lock& lk) noexcept {
+  using boost::fibers::detail::spinlock_lock;
   context* self = context::active();
   waiter = self;
   park_detached_on_next_suspend();  // whoever takes `waiter` runs us next
-  self->suspend(lk);                // releases the lock once this fiber is switched out
-  lk.lock();
+  // Boost releases the lock *object* it is given after the switch, on this thread: the mutex
+  // first, then the object's owns flag. A waker may take the mutex in between and another
+  // thread adopt and resume us, so the object must not be one we touch after resuming (a late
+  // `owns = false` would land on our relocked `lk`; TSan saw the race). Hence a thread_local
+  // object that only this thread's switches use.
+  thread_local spinlock_lock handoff;
+  boost::fibers::detail::spinlock* m = lk.release();  // still locked, now owned by `handoff`
+  handoff = spinlock_lock(*m, std::adopt_lock);
+  self->suspend(handoff);  // releases the mutex once this fiber is switched out
+  lk = spinlock_lock(*m);  // on whichever thread resumed us
 }
 
 void park_detached_if_asked(context* self, SchedulerGroup& group, std::size_t index) noexcept {
