@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "detail/clock.hpp"
 #include "detail/spinlock.hpp"  // spin_pause
 
 
@@ -22,11 +23,6 @@ namespace {
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) {
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op | FUTEX_PRIVATE_FLAG, value, timeout,
                    nullptr, 0);
-}
-
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -52,7 +48,7 @@ void Parker::set_max_spin(std::chrono::nanoseconds max_spin) noexcept {
 }
 
 bool Parker::spin(std::int64_t budget_ns) noexcept {
-  const std::int64_t until = now_ns() + budget_ns;
+  const std::int64_t until = steady_ns() + budget_ns;
   for (;;) {
     for (int i = 0; i < 32; ++i) {
       if (state_.load(std::memory_order_relaxed) == kNotified) {
@@ -61,7 +57,7 @@ bool Parker::spin(std::int64_t budget_ns) noexcept {
       }
       spin_pause();
     }
-    if (now_ns() >= until) return false;
+    if (steady_ns() >= until) return false;
   }
 }
 
@@ -74,7 +70,7 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
   const bool spin_worthwhile = budget_ns_ > 0 && peer >= 0 && peer != ::sched_getcpu();
   if (spin_worthwhile && spin(budget_ns_)) return true;
 
-  const std::int64_t parked_at = now_ns();
+  const std::int64_t parked_at = steady_ns();
   notified_at_.store(0, std::memory_order_relaxed);
   expected = kEmpty;
   if (!state_.compare_exchange_strong(expected, kParked, std::memory_order_acquire)) {
@@ -109,7 +105,7 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
     // for each other settle for parking forever (each saw the other's wake-up latency plus its
     // own, above the cap).
     const std::int64_t at = notified_at_.load(std::memory_order_relaxed);
-    const std::int64_t waited = at >= parked_at ? at - parked_at : now_ns() - parked_at;  // stale: ours
+    const std::int64_t waited = at >= parked_at ? at - parked_at : steady_ns() - parked_at;  // stale: ours
     if (spin_worthwhile) {
       budget_ns_ = waited < max_spin_ns_ ? std::min(max_spin_ns_, budget_ns_ * 2 + 1000) : budget_ns_ / 2;
     } else if (waited < max_spin_ns_ && max_spin_ns_ > 0) {
@@ -124,7 +120,7 @@ void Parker::unpark() noexcept {
   if (state_.exchange(kNotified, std::memory_order_seq_cst) == kParked) {
     // Before the wake syscall (a full barrier): the waiter reads it after futex_wait returns.
     // A waiter woken otherwise may miss it and falls back to its own clock.
-    notified_at_.store(now_ns(), std::memory_order_relaxed);
+    notified_at_.store(steady_ns(), std::memory_order_relaxed);
     futex(&state_, FUTEX_WAKE, 1, nullptr);
   }
 }

@@ -47,11 +47,6 @@ std::string duration_text(std::int64_t ns) {
 
 }  // namespace
 
-std::int64_t steady_now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string describe_task(const TaskStateBase& task) {
   std::string out;
   if (task.label) {

@@ -23,6 +23,4 @@ std::string describe_task(const TaskStateBase& task);
 void write_fiber_line(std::ostream& out, const TaskStateBase& task, const FiberProps* record, const char* running_on,
                       std::int64_t stalled_since_ns, std::int64_t now_ns);
 
-std::int64_t steady_now_ns() noexcept;
-
 }  // namespace fiberbridge::detail

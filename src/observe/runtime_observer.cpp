@@ -5,6 +5,7 @@
 #include <ostream>
 #include <utility>
 
+#include "detail/clock.hpp"
 #include "observe/describe.hpp"
 #include "scheduler/fiber_props.hpp"
 
@@ -69,7 +70,7 @@ void RuntimeObserver::scheduler_metrics(RuntimeMetrics& m) const {
 }
 
 void RuntimeObserver::dump_fibers(std::ostream& out) const {
-  const std::int64_t now = steady_now_ns();
+  const std::int64_t now = steady_ns();
   const std::size_t n = names_.size();
   out << "runtime \"" << options_.name << "\": " << n << " scheduler thread(s), " << live_.size() << " live fiber(s)\n";
   std::vector<std::uint64_t> running(n);

@@ -19,18 +19,11 @@
 // on, possibly for long), new fibers (LaunchGuard), and the reactor hand-off after a busy poll.
 #pragma once
 
-#include <time.h>
-
 #include <cstdint>
 
-namespace fiberbridge::detail {
+#include "detail/clock.hpp"
 
-inline std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO, no syscall
-  const std::int64_t ns = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-  return ns != 0 ? ns : 1;
-}
+namespace fiberbridge::detail {
 
 // One per scheduler thread, owner only.
 class SurplusClock {
@@ -41,7 +34,9 @@ class SurplusClock {
   bool pending() const noexcept { return since_ns_ != 0; }
   // Fibers were queued behind others; the first such moment counts.
   void note() noexcept {
-    if (since_ns_ == 0) since_ns_ = monotonic_ns();
+    if (since_ns_ != 0) return;
+    const std::int64_t now = steady_ns();
+    since_ns_ = now != 0 ? now : 1;  // 0 is taken: "no backlog"
   }
   // At a pick, with whether fibers are still queued behind the picked one: true once the
   // backlog has lasted kAgeNs (then the clock restarts with the next batch). Reads the clock
@@ -51,7 +46,7 @@ class SurplusClock {
       since_ns_ = 0;
       return false;
     }
-    if (monotonic_ns() - since_ns_ < kAgeNs) return false;
+    if (steady_ns() - since_ns_ < kAgeNs) return false;
     since_ns_ = 0;
     return true;
   }
