@@ -183,3 +183,42 @@ TEST(FiberIoWake, ABatchBehindAFiberThatDoesNotYieldReachesTheIdlePeer) {
 }
 
 }  // namespace
+
+namespace {
+
+// The thread whose handler readied a fiber keeps the reactor while it runs it (the claim:
+// scheduler/drive_token.hpp), so the idle peer stays on its futex. If that fiber then never
+// yields, the slow-fiber watchdog's sample takes the claim away and wakes the peer to drive:
+// an operation completed meanwhile is served there instead of waiting for the fiber.
+TEST(FiberIoWake, IoIsServedWhileTheThreadThatKeepsTheReactorRunsAFiberThatDoesNotYield) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 2, .slow_fiber_threshold = std::chrono::milliseconds(100)}};
+  ManualOp hog_op, reader_op;
+  ThreadEvent spinning;
+  std::atomic<bool> served{false}, gave_up{false};
+  auto hog = rt.spawn([&] {
+    hog_op.start();  // resumed by the handler's thread, which then keeps the reactor
+    spinning.set();
+    const auto until = std::chrono::steady_clock::now() + kDeadline / 2;
+    while (!served.load()) {  // no yield: the reader's completion must be run by the other thread
+      if (std::chrono::steady_clock::now() > until) {
+        gave_up = true;
+        return;
+      }
+    }
+  });
+  auto reader = rt.spawn([&] {
+    reader_op.start();
+    served = true;
+  });
+  hog_op.initiated.wait("the hog fiber to start its operation");
+  reader_op.initiated.wait("the reader fiber to start its operation");
+  hog_op.complete(rt.io_executor());
+  spinning.wait("the hog fiber to resume and spin");
+  reader_op.complete(rt.io_executor());  // queued in the reactor; nobody waits in it now
+  get_within(reader, "the reader whose operation completed while the hog spins");
+  get_within(hog, "the hog fiber");
+  EXPECT_FALSE(gave_up.load()) << "the completion waited for the fiber that does not yield";
+  EXPECT_NE(reader_op.ran_on.load(), hog_op.ran_on.load()) << "the reader's handler should run on the idle peer";
+}
+
+}  // namespace

@@ -48,7 +48,10 @@ class RuntimeObserver final : public WatchedRuntime {
   std::string describe_fiber(std::uint64_t id) const override;
   void deliver(const SlowFiberReport& report) override;
   void stalled(std::size_t i) noexcept override {
-    if (group_.queue(i).has_stealable() && group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(i);
+    // Its claim on the reactor goes too (scheduler/drive_token.hpp): an idle peer serves I/O.
+    group_.drive().drop_claim(i);
+    if ((group_.queue(i).has_stealable() || group_.has_reactor()) && group_.idle.load(std::memory_order_seq_cst) != 0)
+      group_.wake_idle_peer(i);
   }
 
  private:

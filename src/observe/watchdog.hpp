@@ -7,7 +7,8 @@
 // not moved while it runs one of the runtime's fibers is stalled since the first sample that
 // saw the value. Past the threshold it is reported once, with the blocked thread's stack
 // (observe/stack_capture), and not again until that thread switches. A stalled thread's queued
-// fibers are offered to an idle peer at every sample (Go's sysmon retakes a P the same way).
+// fibers, and its claim on the reactor, are offered to an idle peer at every sample (Go's sysmon
+// retakes a P the same way).
 // Threading: watch/unwatch from any thread; unwatch returns once the watchdog no longer
 // touches the source (reports are made with the watchdog's lock held, so a report callback
 // must not destroy its own runtime).
@@ -39,8 +40,9 @@ class WatchedRuntime {
   virtual std::string describe_fiber(std::uint64_t id) const = 0;
   // Delivers a report (the user's callback, else stderr) and counts it.
   virtual void deliver(const SlowFiberReport& report) = 0;
-  // Thread `i` has run one fiber since the last sample: fibers queued behind it go to an idle
-  // peer (scheduler/spread_policy.hpp checks for lasting surplus only at a switch).
+  // Thread `i` has run one fiber since the last sample: fibers queued behind it, and the reactor
+  // if it kept it (scheduler/drive_token.hpp), go to an idle peer (scheduler/spread_policy.hpp
+  // checks for lasting surplus only at a switch).
   virtual void stalled(std::size_t i) noexcept = 0;
 };
 

@@ -16,7 +16,8 @@
 // 0.90/4.69/14.9 ms when every batch woke a peer at once.
 //
 // What stays immediate (work_stealing.cpp): a fiber woken by a *running* fiber (that one runs
-// on, possibly for long), new fibers (LaunchGuard), and the reactor hand-off after a busy poll.
+// on, possibly for long) and new fibers (LaunchGuard). A lasting backlog also takes away the
+// thread's claim on the reactor (drive_token.hpp): the woken peer may serve I/O too.
 #pragma once
 
 #include <cstdint>

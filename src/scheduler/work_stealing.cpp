@@ -158,41 +158,13 @@ void SchedulerGroup::wake_all() {
 void SchedulerGroup::unpark(std::size_t i) noexcept {
   ParkingSpot& spot = slots_[i]->spot;
   spot.unpark();
-  if (spot.in_reactor()) interrupt_reactor();
+  if (spot.in_reactor()) drive_.interrupt();
 }
 
 void SchedulerGroup::attach_reactor(Reactor* r) noexcept {
-  reactor_.store(r, std::memory_order_seq_cst);
+  drive_.attach(r);
   // Threads that went idle before there was a reactor wait on their futex: one comes to drive it.
   if (idle.load(std::memory_order_seq_cst) != 0) wake_idle_peer(slots_.size());
-}
-
-void SchedulerGroup::detach_reactor() noexcept {
-  Reactor* r = nullptr;
-  {
-    std::lock_guard g(reactor_m_);
-    r = reactor_.exchange(nullptr, std::memory_order_seq_cst);
-  }
-  if (r == nullptr) return;
-  // A driver that took the token before the exchange may still be about to wait: interrupt
-  // until it has left (each wait is prepared afresh, so one interrupt might come too early).
-  while (driving_.load(std::memory_order_seq_cst)) {
-    r->interrupt();
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
-}
-
-Reactor* SchedulerGroup::try_drive() noexcept {
-  if (reactor_.load(std::memory_order_relaxed) == nullptr || driving_.load(std::memory_order_relaxed)) return nullptr;
-  if (driving_.exchange(true, std::memory_order_seq_cst)) return nullptr;
-  Reactor* r = reactor_.load(std::memory_order_seq_cst);  // null if detached meanwhile
-  if (r == nullptr) end_drive();
-  return r;
-}
-
-void SchedulerGroup::interrupt_reactor() noexcept {
-  std::lock_guard g(reactor_m_);
-  if (Reactor* r = reactor_.load(std::memory_order_relaxed)) r->interrupt();
 }
 
 bool SchedulerGroup::peer_has_stealable(std::size_t self) const noexcept {
@@ -282,14 +254,14 @@ void WorkStealing::serve_sources() noexcept {
   // drives the reactor anyway, and one that just did needs no extra epoll_wait(0).
   if (!group_.has_reactor() || picks_since_poll_ < kPollEvery || group_.queue(index_).fibers() == 0) return;
   picks_since_poll_ = 0;
-  if (Reactor* r = group_.try_drive()) {
+  if (Reactor* r = group_.drive().try_take(index_)) {
     driving_ = true;
     (void)r->poll(kPollLimit);
     driving_ = false;
-    group_.end_drive();
-    // Nobody waits in the reactor (we just held it): an idle peer parked on its futex (it found
-    // the token taken) takes it over, so I/O is not left to our polls while a thread idles.
-    if (group_.idle.load(std::memory_order_seq_cst) != 0) group_.wake_idle_peer(index_);
+    group_.drive().release();
+    // We run on (fibers are queued): the reactor stays ours, to poll again or wait in when we
+    // idle, rather than going to an idle peer (drive_token.hpp).
+    group_.drive().claim(index_);
   }
 }
 
@@ -304,7 +276,10 @@ context* WorkStealing::pick_next() noexcept {
   context* ctx = group_.queue(index_).pop();
   if (ctx == nullptr) ctx = steal();
   if (ctx == nullptr) return nullptr;  // only the dispatcher gets none (it then suspends the thread)
-  if (surplus_.pending() && surplus_.due(!group_.queue(index_).empty())) wake_peer_for_surplus();
+  if (surplus_.pending() && surplus_.due(!group_.queue(index_).empty())) {
+    group_.drive().drop_claim(index_);  // the backlog lasts: the peer may take I/O too
+    wake_peer_for_surplus();
+  }
   ++picks_since_poll_;
   if (!ctx->is_context(type::pinned_context)) sched->attach_worker_context(ctx);
   if (bookkeeping_) on_switch(ctx);
@@ -359,30 +334,54 @@ void WorkStealing::suspend_until(std::chrono::steady_clock::time_point const& de
   counters_.running_id.store(0, std::memory_order_relaxed);
   const auto until = std::min(deadline, trim_at);
   bool woken = false;
-  // One idle thread at a time serves I/O and timers; not this one if its handlers just woke
-  // another thread's fiber (see notify): it hands the drive to that thread, which drives at its
-  // next idle. The hand-over wakes it (no syscall when it runs or is already woken): it may have
-  // found the token taken while our handlers ran and parked on its futex, and with us parked
-  // too nobody would drive. (Driving anyway when every thread counted as idle left two threads
-  // hopping across each other: the woken one still counts as idle until it has woken up.)
+  // One idle thread at a time serves I/O and timers, and not while a peer holds the claim (it
+  // runs fibers its handlers readied and polls between them: drive_token.hpp). Not this one
+  // either if its handlers just woke another thread's fiber (see notify): the claim and the
+  // drive go to that thread, which drives at its next idle. The hand-over wakes it (no syscall
+  // when it runs or is already woken): it may have found the token taken while our handlers ran
+  // and parked on its futex, and with us parked too nobody would drive. (Driving anyway when
+  // every thread counted as idle left two threads hopping across each other: the woken one
+  // still counts as idle until it has woken up.)
+  DriveToken& drive = group_.drive();
   Reactor* r = nullptr;
   if (yield_drive_) {
     yield_drive_ = false;
+    drive.claim(yield_to_);
     group_.unpark(yield_to_);
   } else {
-    r = group_.try_drive();
+    r = drive.try_take(index_);
   }
   if (r != nullptr) {
     driving_ = true;
     picks_since_poll_ = 0;
     woken = spot.wait_in_reactor(*r, until);
     driving_ = false;
-    group_.end_drive();
+    drive.release();
+    // Leaving with fibers to run (the handlers readied them, or work came in): keep the reactor.
+    if (!group_.queue(index_).empty() || group_.has_handed(index_) || group_.outside_pending()) drive.claim(index_);
   } else {
-    woken = spot.park_until(until);
+    drive.drop_claim(index_);  // parked on the futex we poll nothing: let a peer drive
+    woken = park_beside_claimant(until);
   }
   if (woken) ThreadCounters::bump(counters_.unparks);
   group_.idle.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Parks on the futex. While a peer holds the reactor's claim the park is cut into kClaimCheck
+// slices: a claimant that has not switched during a whole slice (stuck in one fiber, or blocked)
+// loses the claim, and this thread drives at its next idle, so I/O never waits for it. (The
+// slow-fiber watchdog does the same, but it can be off.)
+bool WorkStealing::park_beside_claimant(std::chrono::steady_clock::time_point until) noexcept {
+  ParkingSpot& spot = group_.spot(index_);
+  const std::size_t claimant = group_.drive().claimant();
+  if (claimant == DriveToken::kNobody || claimant == index_) return spot.park_until(until);
+  const std::uint64_t switches = group_.counters(claimant).switches.load(std::memory_order_relaxed);
+  const auto slice_end = std::chrono::steady_clock::now() + kClaimCheck;
+  if (spot.park_until(std::min(until, slice_end))) return true;
+  if (std::chrono::steady_clock::now() >= slice_end &&
+      group_.counters(claimant).switches.load(std::memory_order_relaxed) == switches)
+    group_.drive().drop_claim(claimant);
+  return false;
 }
 
 // A remote wake-up of one of our fibers; on the waking thread. When that thread is driving our

@@ -41,7 +41,8 @@
 //  * Outside work and the reactor (scheduler/sources.hpp) are served from the dispatcher context
 //    only: the inbox is drained whenever the dispatcher runs; the reactor is polled at the
 //    dispatcher's first run after kPollEvery picks while the thread is busy, and an idle thread
-//    that can take the drive token (one at a time) waits in the reactor instead of its futex. A thread
+//    that can take the drive token (one at a time, and not while a peer holds the claim:
+//    drive_token.hpp) waits in the reactor instead of its futex. A thread
 //    waiting in the reactor is parked for everybody else: `SchedulerGroup::unpark` sets its
 //    Parker's permit and interrupts the reactor if it is in there. No lost wake-up: the thread
 //    announces `in_reactor` and then takes the permit; the notifier sets the permit and then
@@ -62,6 +63,7 @@
 
 #include "detail/parker.hpp"
 #include "detail/spinlock.hpp"
+#include "scheduler/drive_token.hpp"
 #include "scheduler/sources.hpp"
 #include "scheduler/eh_state.hpp"
 #include "scheduler/stack_pool.hpp"
@@ -188,11 +190,10 @@ class SchedulerGroup {
   // The runtime's reactor: attached when its I/O service comes into being; detach_reactor
   // interrupts a thread waiting in it and returns once no thread drives it any more.
   void attach_reactor(Reactor* r) noexcept;
-  void detach_reactor() noexcept;
-  bool has_reactor() const noexcept { return reactor_.load(std::memory_order_relaxed) != nullptr; }
-  // The drive token: the reactor if this thread may run it now (then end_drive()), else null.
-  Reactor* try_drive() noexcept;
-  void end_drive() noexcept { driving_.store(false, std::memory_order_seq_cst); }
+  void detach_reactor() noexcept { drive_.detach(); }
+  bool has_reactor() const noexcept { return drive_.attached(); }
+  // Who may run the reactor now, and which thread keeps it while it runs fibers (drive_token.hpp).
+  DriveToken& drive() noexcept { return drive_; }
 
   // Fibers parked detached whose waker could not adopt them (scheduler/fiber_wake.hpp), for
   // thread `i` to adopt from its dispatcher: push (any thread, then unpark(i)), take all.
@@ -205,7 +206,6 @@ class SchedulerGroup {
   }
 
  private:
-  void interrupt_reactor() noexcept;
   struct Slot {
     ReadyQueue queue;
     ParkingSpot spot;
@@ -215,9 +215,7 @@ class SchedulerGroup {
   std::vector<std::unique_ptr<Slot>> slots_;
   StackPool* stacks_ = nullptr;
   OutsideWork* outside_ = nullptr;
-  std::atomic<Reactor*> reactor_{nullptr};
-  std::atomic<bool> driving_{false};
-  Spinlock reactor_m_;  // held while interrupting, so that detach_reactor never races with it
+  DriveToken drive_;
 };
 
 // Spawning a fiber in place: boost::fibers::fiber's constructor queues the new fiber before the
@@ -278,7 +276,11 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   static constexpr std::size_t kPollLimit = 64;  // handlers one poll runs at most
 
  private:
+  // How long an idle thread waits before it checks that the claimant of the reactor still
+  // switches (park_beside_claimant): the worst delay of I/O behind a fiber that does not yield.
+  static constexpr std::chrono::milliseconds kClaimCheck{1};
   void serve_sources() noexcept;  // in the dispatcher context: the inbox, a bounded poll
+  bool park_beside_claimant(std::chrono::steady_clock::time_point until) noexcept;
   boost::fibers::context* steal() noexcept;
   void on_switch(boost::fibers::context* to) noexcept;
   SchedulerGroup& group_;
@@ -294,8 +296,7 @@ class WorkStealing final : public boost::fibers::algo::algorithm {
   SurplusClock surplus_;           // a batch the dispatcher queued, until it lasts or drains
   bool driving_ = false;      // this thread runs the reactor's handlers now
   // A handler run here woke a fiber of another thread of this runtime: that thread drives next
-  // (its fibers wait for I/O; our own next wait goes to the futex). Self-healing: if that
-  // thread stays busy, its polls wake us again to drive.
+  // (its fibers wait for I/O; our own next wait goes to the futex) and gets the claim.
   bool yield_drive_ = false;
   std::size_t yield_to_ = 0;  // with yield_drive_: the thread whose fiber our handler woke
 };
