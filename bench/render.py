@@ -219,9 +219,10 @@ def render_wrk(path, lines):
     except (OSError, ValueError):
         return []
     cells = {(r["variant"], r["connections"]): r for r in w.get("results", [])}
+    per_cell = (f"median of {w['rounds']} rounds of {w.get('duration_s', '?')} s" if w.get("rounds")
+                else f"{w.get('duration_s', '?')} s per cell")
     lines.append(f"\n### kv_service under wrk ({os.path.relpath(path, os.path.dirname(os.path.dirname(path)))}; "
-                 (f"median of {w['rounds']} rounds of {w.get('duration_s', '?')} s" if w.get("rounds") else f"{w.get('duration_s', '?')} s per cell")
-                 + "; commands, per-round ratios, CPU per request and machine in wrk_kv.md)\n")
+                 f"{per_cell}; commands, per-round ratios, CPU per request and machine in wrk_kv.md)\n")
     lines.append("| connections | fiber req/s | coro req/s | fiber p50 ms | coro p50 ms | fiber p99 ms | coro p99 ms | "
                  f"target: fiber req/s ≥ coro, fiber p99 ≤ {WRK_P99_MAX_RATIO}× coro | verdict |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
