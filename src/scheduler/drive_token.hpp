@@ -11,12 +11,17 @@
 // forth and cost CPU that wrk needs; the coroutine variant, whose handlers run inside the
 // reactor, keeps to one thread. With the claim a peer that goes idle while the claimant runs
 // fibers parks on its futex instead of taking the reactor; the claimant polls it between
-// fibers (every WorkStealing::kPollEvery picks) and waits in it when it idles.
+// fibers (every WorkStealing::kPollEvery picks) and waits in it when it idles. (Under heavy
+// load the spread policy still wakes the peer once a backlog lasts, and it may drive then: at
+// 50 and 200 connections both threads stay busy. The claim mainly keeps light load on one
+// thread.)
 //
 // When the claim goes: the claimant drops it when a backlog of its fibers has lasted (the
-// spread policy wakes a peer to share the work, I/O included), and the slow-fiber watchdog drops
-// it for a thread stuck in one fiber (observe/runtime_observer.hpp), so I/O and timers never
-// wait behind a fiber that does not yield for longer than one watchdog sample.
+// spread policy wakes a peer to share the work, I/O included); an idle peer that parked beside
+// it drops it when the claimant has not switched for WorkStealing::kClaimCheck
+// (park_beside_claimant); the slow-fiber watchdog drops it for a thread stuck in one fiber
+// (observe/runtime_observer.hpp). A peer that parked before the claim was taken (the token was
+// held by a thread waiting in the reactor) relies on the watchdog alone.
 // Thread-safe; the claim is a hint read relaxed (a stale read costs one wrongly placed drive,
 // never a lost wake-up: the token itself is the exchange on `driving_`).
 #pragma once
