@@ -90,9 +90,10 @@ def main():
     with open(os.path.join(out, "wrk_kv.json"), "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
+    lines = markdown(doc)
     with open(os.path.join(out, "wrk_kv.md"), "w") as f:
-        f.write("\n".join(markdown(doc)) + "\n")
-    print("\n".join(markdown(doc)[:8 + len({r["connections"] for r in results})]))
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines[:8 + len({r["connections"] for r in results})]))
 
 
 def markdown(doc):
