@@ -56,7 +56,7 @@ class Runtime::Impl {
         options_(std::move(options)),
         threads_(options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency())),
         group_(threads_, options_.max_spin.count() >= 0 ? options_.max_spin : detail::Parker::default_max_spin()),
-        stacks_(options_.stack_size),
+        owned_stacks_(options_.stack_size),
         inbox_(options_.inbox_capacity, &Impl::launch_batch, this),
         live_(threads_ + 1) {
     group_.set_stacks(&stacks_);
@@ -79,15 +79,21 @@ class Runtime::Impl {
   unsigned thread_count() const noexcept { return threads_; }
   detail::SchedulerGroup& scheduler() noexcept { return group_; }
 
-  void spawn(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed) {
+  // A stack whose top has room for the fiber's record (std::bad_alloc goes to the spawner).
+  detail::StackHome* take_stack() { return detail::StackHome::take(stacks_, sizeof(detail::FrameProps)); }
+
+  // `home`: the fiber's stack, taken by the spawner (its fiber hold is ours from here, on every
+  // path), or nullptr to take one here.
+  void spawn(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed,
+             detail::StackHome* home = nullptr) {
     const WorkerTag here = current_worker();
     const bool from_own_fiber = here.runtime == this && in_fiber();
     // Scheduler thread i registers in shard i, every other thread in the last one.
-    Launch launch{std::move(state), std::move(body), std::move(seed), {}, here.runtime == this ? here.index : threads_};
+    Launch launch{std::move(state), std::move(body), std::move(seed), home, here.runtime == this ? here.index : threads_};
     launch.state->fiber_id = observer.next_fiber_id(here.runtime == this ? static_cast<long>(here.index) : -1);
-    launch.stack = stacks_.acquire();  // std::bad_alloc goes to the spawner
+    if (launch.home == nullptr) launch.home = take_stack();
     if (!live_.add(*launch.state, launch.shard, /*refuse_when_stopping=*/!from_own_fiber)) {
-      stacks_.release(launch.stack);
+      launch.home->drop();
       throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
     }
     if (here.runtime == this) {  // one of its fibers, or an I/O handler on one of its threads
@@ -165,12 +171,8 @@ class Runtime::Impl {
 
   void stop_and_close() {
     stop_and_wait(std::chrono::steady_clock::time_point::max());
-    std::shared_ptr<void> io;
-    {
-      std::lock_guard g(state_m_);
-      io = std::move(slots_[kIo]);
-    }
-    io.reset();  // after the fibers (their pending operations were cancelled by the stop)
+    // The I/O service goes after the fibers (their pending operations were cancelled by the stop).
+    (void)slots.exchange(detail::RuntimeAccess::Slot::kIoService, nullptr);
     close_workers();
     for (auto& t : threads) t.join();
   }
@@ -178,17 +180,6 @@ class Runtime::Impl {
   void abandon() {  // at process exit, when fibers did not finish in time
     observer.stop();  // before any thread is joined or detached
     for (auto& t : threads) t.detach();
-  }
-
-  std::shared_ptr<void> slot(detail::RuntimeAccess::Slot which, std::shared_ptr<void> (*make)(Runtime&)) {
-    std::lock_guard g(state_m_);
-    std::shared_ptr<void>& s = slots_[static_cast<std::size_t>(which)];
-    if (!s && make != nullptr) s = make(*self_.load(std::memory_order_acquire));
-    return s;
-  }
-  std::shared_ptr<void> exchange_slot(detail::RuntimeAccess::Slot which, std::shared_ptr<void> value) {
-    std::lock_guard g(state_m_);
-    return std::exchange(slots_[static_cast<std::size_t>(which)], std::move(value));
   }
 
   // This runtime's address, read by its fibers (ExecState::runtime_slot) and its I/O service;
@@ -233,12 +224,12 @@ class Runtime::Impl {
   void launch_here(Launch launch) noexcept {
     // Kept for the failure path: the fiber owns the Launch (its stack frame holds it).
     boost::intrusive_ptr<detail::TaskStateBase> state = launch.state;
-    const boost::context::stack_context stack = launch.stack;
+    detail::StackHome* home = launch.home;
     const std::size_t shard = launch.shard;
     try {
       // The scheduler's record of the fiber rides at the top of its stack (no allocation).
-      detail::PooledStack salloc(stacks_, stack);
-      auto* record = new (salloc.reserve_top(sizeof(detail::FrameProps))) detail::FrameProps();
+      detail::PooledStack salloc(*home);
+      auto* record = new (home->record()) detail::FrameProps();
       record->fiber_id = state->fiber_id;
       state->sched_record.store(record, std::memory_order_release);
       boost::fibers::fiber_properties* props = record;
@@ -246,7 +237,7 @@ class Runtime::Impl {
                              [this, l = std::move(launch)]() mutable { run_fiber(l); });
       f.detach();
     } catch (...) {
-      stacks_.release(stack);
+      home->drop();
       state->finish(std::current_exception());
       live_.remove(*state, shard);
     }
@@ -282,18 +273,17 @@ class Runtime::Impl {
   unsigned threads_;
   std::vector<std::string> thread_names_;
   detail::SchedulerGroup group_;
-  detail::StackPool stacks_;
+  detail::OwnedStackPool owned_stacks_;  // outlives the runtime while stacks are out
+  detail::StackPool& stacks_ = *owned_stacks_;
   detail::RuntimeInbox inbox_;  // spawns from outside; drained by the scheduling algorithm
   std::mutex close_m_;
   boost::fibers::condition_variable_any close_cv_;  // the workers' main fibers wait for the close
   bool closed_ = false;
 
-  std::mutex state_m_;  // guards slots_
   detail::LiveRegistry live_;
-  static constexpr std::size_t kIo = static_cast<std::size_t>(detail::RuntimeAccess::Slot::kIoService);
-  std::shared_ptr<void> slots_[detail::RuntimeAccess::kSlots];
 
  public:
+  detail::RuntimeSlots slots;  // RuntimeAccess's per-runtime state of the layers above
   // Metrics, dump, the slow-fiber watchdog and fiber ids (src/observe/); reads the members above.
   detail::RuntimeObserver observer{options_, group_, live_, thread_names_, threads};
 };
@@ -350,9 +340,19 @@ void Runtime::dump(std::ostream& out) const {
   out << text.str();
 }
 
-void Runtime::spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body) {
+detail::SpawnStack Runtime::take_stack(std::size_t size, std::size_t align) {
+  detail::StackHome* home = impl_->take_stack();
+  // Only a small state, and never at the cost of the frames' room (Boost keeps at least 8 KiB).
+  void* place = size <= detail::kStateInStackMax && align <= 64 ? home->reserve_top(size, 8 * 1024) : nullptr;
+  return detail::SpawnStack{home, place};
+}
+
+void Runtime::spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body,
+                         detail::SpawnStack stack) {
+  detail::DropStackUnlessSpawned guard{stack.home};
   detail::Scope seed = detail::inherit_scope_into(*state);
-  impl_->spawn(std::move(state), std::move(body), std::move(seed));
+  guard.home = nullptr;
+  impl_->spawn(std::move(state), std::move(body), std::move(seed), static_cast<detail::StackHome*>(stack.home));
 }
 
 bool in_fiber() noexcept {
@@ -389,11 +389,11 @@ void RuntimeAccess::detach_reactor(void* link) noexcept {
 const std::atomic<Runtime*>& RuntimeAccess::self_slot(Runtime& rt) noexcept { return rt.impl_->self_; }
 
 std::shared_ptr<void> RuntimeAccess::slot(Runtime& rt, Slot which, std::shared_ptr<void> (*make)(Runtime&)) {
-  return rt.impl_->slot(which, make);
+  return rt.impl_->slots.get(which, make, *rt.impl_->self_.load(std::memory_order_acquire));
 }
 
 std::shared_ptr<void> RuntimeAccess::exchange_slot(Runtime& rt, Slot which, std::shared_ptr<void> value) {
-  return rt.impl_->exchange_slot(which, std::move(value));
+  return rt.impl_->slots.exchange(which, std::move(value));
 }
 
 }  // namespace detail

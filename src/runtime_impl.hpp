@@ -13,6 +13,8 @@
 #include <atomic>
 #include <iosfwd>
 #include <memory>
+#include <mutex>
+#include <utility>
 
 #include "context/exec_state.hpp"
 #include "fiberbridge/runtime.hpp"
@@ -46,6 +48,27 @@ struct RuntimeAccess {
   // The slot holding the runtime's address: it outlives a Runtime destroyed by its own fiber
   // (then it holds the stand-in), until the threads are joined.
   static const std::atomic<Runtime*>& self_slot(Runtime& rt) noexcept;
+};
+
+// The runtime's RuntimeAccess slots, under one lock.
+class RuntimeSlots {
+ public:
+  using Slot = RuntimeAccess::Slot;
+  // The slot's value, made first by `make(rt)` when it is empty and `make` is not null.
+  std::shared_ptr<void> get(Slot which, std::shared_ptr<void> (*make)(Runtime&), Runtime& rt) {
+    std::lock_guard g(m_);
+    std::shared_ptr<void>& s = slots_[static_cast<std::size_t>(which)];
+    if (!s && make != nullptr) s = make(rt);
+    return s;
+  }
+  std::shared_ptr<void> exchange(Slot which, std::shared_ptr<void> value) {
+    std::lock_guard g(m_);
+    return std::exchange(slots_[static_cast<std::size_t>(which)], std::move(value));
+  }
+
+ private:
+  std::mutex m_;
+  std::shared_ptr<void> slots_[RuntimeAccess::kSlots];
 };
 
 }  // namespace fiberbridge::detail

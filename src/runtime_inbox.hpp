@@ -17,7 +17,6 @@
 //    buffers are reused, so a steady stream of spawns allocates nothing here.
 #pragma once
 
-#include <boost/context/stack_context.hpp>
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/operations.hpp>
 #include <boost/fiber/type.hpp>
@@ -37,13 +36,15 @@
 
 namespace fiberbridge::detail {
 
+class StackHome;  // scheduler/stack_pool.hpp
+
 // Everything a new fiber needs, prepared by the spawner (the stack is taken before: a
 // std::bad_alloc reaches the spawner).
 struct Launch {
   boost::intrusive_ptr<TaskStateBase> state;
   unique_function body;
   Scope seed;
-  boost::context::stack_context stack;
+  StackHome* home = nullptr;  // the fiber's stack (its fiber hold)
   std::size_t shard = 0;  // of the live registry
 };
 

@@ -14,14 +14,20 @@
 
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "context/exec_state.hpp"
 #include "fiberbridge/detail/wait_mark.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
 #include "fiberbridge/task.hpp"
+#include "detail/spinlock.hpp"  // spin_pause
+#include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
+
+void hold_stack(void* home) noexcept { static_cast<StackHome*>(home)->hold(); }
+void drop_stack(void* home) noexcept { static_cast<StackHome*>(home)->drop(); }
 
 namespace {
 
@@ -127,8 +133,11 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
   error_ = std::move(error);
   unique_function first;
   std::vector<std::pair<std::uint64_t, unique_function>> waiters;
+  bool fire = false;
   {
     spinlock_lock lk(lock_);
+    fire = first_waiter_id_ != 0 || !thread_waiters_.empty();
+    if (fire) firing_.store(true, std::memory_order_relaxed);  // published by the ready_ store
     ready_.store(true, std::memory_order_release);
     // Woken under the lock: a woken fiber takes it before it leaves, so its record and its
     // context outlive the wake.
@@ -144,8 +153,22 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
     }
     if (!thread_waiters_.empty()) waiters.swap(thread_waiters_);
   }
+  if (!fire) return;
   if (first) first();
   for (auto& w : waiters) w.second();
+  first = {};
+  waiters.clear();
+  firing_.store(false, std::memory_order_release);
+}
+
+void TaskStateBase::settle_callbacks() const noexcept {
+  for (int spins = 0; firing_.load(std::memory_order_acquire); ++spins) {
+    if (spins < 64) {
+      spin_pause();
+    } else {
+      std::this_thread::yield();  // the finishing thread may share our CPU
+    }
+  }
 }
 
 std::uint64_t TaskStateBase::on_ready(unique_function fn) {

@@ -2,10 +2,13 @@
 // suspended fibers do not cost a memory mapping each, more fibers than vm.max_map_count allowed
 // before can be suspended at once, an idle runtime gives surplus stack memory back, and
 // RuntimeOptions::stack_size is honoured (larger: deeper frames; tiny: raised to the minimum).
+// A small task state lives at the top of its fiber's stack: the stack is reused only once the
+// last Task handle is gone, and handles outlive the runtime.
 // (Stack overflow hitting the guard page is tested in a child process: process/faults_test.)
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <fstream>
 #include <string>
@@ -155,6 +158,62 @@ TEST(Runtime, LargerStackSizeAllowsDeeperFrames) {
 TEST(RuntimeStacks, TinyStackSizeIsRaisedToTheUsableMinimum) {
   fb::Runtime tiny{fb::RuntimeOptions{.threads = 1, .stack_size = 1}};
   EXPECT_EQ(get_within(tiny.spawn([] { return fb::sync_to_async([] { return 3; })(); }), "tiny stack"), 3);
+}
+
+// A fiber that reports where its frame is: fibers of this one type place their frames alike,
+// so equal addresses mean the same stack.
+fb::Task<int> spawn_frame_probe(std::uintptr_t* frame) {
+  return fb::spawn([frame] {
+    *frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    return 7;
+  });
+}
+
+// A finished task's state (in its stack) is readable while a handle lives: the stack is not
+// handed to the next fiber until the handle goes, and it is reused (LIFO) right after.
+TEST(RuntimeStacks, AFinishedTaskKeepsItsStackUntilItsLastHandleGoes) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
+  auto outcome = rt.spawn([] {
+    std::uintptr_t first = 0, second = 0, third = 0;
+    fb::Task<int> held = spawn_frame_probe(&first);
+    held.wait();
+    boost::this_fiber::yield();  // Boost releases the finished fiber (and its hold on the stack)
+    fb::Task<int> other = spawn_frame_probe(&second);
+    other.wait();
+    boost::this_fiber::yield();
+    if (second == first) return std::string("a stack was reused while its task's handle still held the task");
+    if (held.get() != 7) return std::string("the held task lost its value");  // get() lets go of the task
+    fb::Task<int> after = spawn_frame_probe(&third);
+    after.wait();
+    if (third != first) return std::string("the stack of a released task was not reused (LIFO) by the next spawn");
+    return std::string();
+  });
+  EXPECT_EQ(get_within(outcome), "");
+}
+
+// Handles outlive their runtime: values of small (in-stack) and large (heap) task states stay
+// readable after ~Runtime, and dropping the handles then returns the last stacks (ASan checks
+// that nothing touches freed memory).
+TEST(RuntimeStacks, TaskHandlesOutliveTheRuntime) {
+  std::vector<fb::Task<std::string>> small;
+  std::vector<fb::Task<std::string>> large;
+  {
+    fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+    for (int i = 0; i < 50; ++i) {
+      small.push_back(rt.spawn([i] { return "small " + std::to_string(i); }));
+      std::array<char, 2048> ballast{};  // larger than kStateInStackMax: this state is allocated
+      ballast[0] = static_cast<char>('a' + i % 26);
+      large.push_back(rt.spawn([i, ballast] { return std::string(1, ballast[0]) + std::to_string(i); }));
+    }
+    for (auto& t : small) ASSERT_TRUE(t.wait_for(kDeadline)) << "a small task";
+    for (auto& t : large) ASSERT_TRUE(t.wait_for(kDeadline)) << "a large task";
+  }
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(small[static_cast<std::size_t>(i)].get(), "small " + std::to_string(i));
+    EXPECT_EQ(large[static_cast<std::size_t>(i)].get(), std::string(1, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  }
+  small.clear();  // the runtime's stack pool goes with the last of these
+  large.clear();
 }
 
 }  // namespace

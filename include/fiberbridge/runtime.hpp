@@ -179,7 +179,7 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    return spawn_state<R>(detail::make_task_body<R>(std::forward<F>(f), std::forward<A>(a)...));
+    return spawn_body<R>(nullptr, std::forward<F>(f), std::forward<A>(a)...);
   }
 
   /// spawn with a name (and the call's source location) for dump() and slow-fiber reports.
@@ -187,10 +187,9 @@ class Runtime {
   template <class F, class... A>
   Task<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> spawn(SpawnOptions options, F&& f, A&&... a) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    auto state = detail::make_task_body<R>(std::forward<F>(f), std::forward<A>(a)...);
-    state->label = std::make_unique<detail::SpawnLabel>(
-        detail::SpawnLabel{std::move(options.name), options.where.file_name(), options.where.line()});
-    return spawn_state<R>(std::move(state));
+    return spawn_body<R>(std::make_unique<detail::SpawnLabel>(detail::SpawnLabel{
+                             std::move(options.name), options.where.file_name(), options.where.line()}),
+                         std::forward<F>(f), std::forward<A>(a)...);
   }
 
   /// metrics — a snapshot of this runtime's counters and the process's bridge threads. Any
@@ -209,16 +208,28 @@ class Runtime {
   /// @endcond
 
  private:
-  // The body runs inside the state (detail::TaskBody); the fiber's entry gets one pointer.
-  template <class R, class State>
-  Task<R> spawn_state(boost::intrusive_ptr<State> state) {
-    spawn_impl(state, detail::unique_function([st = state.get()] { st->invoke(); }));
+  // The body runs inside the state (detail::TaskBody), built at the top of the new fiber's
+  // stack when it is small; the fiber's entry gets one pointer.
+  template <class R, class F, class... A>
+  Task<R> spawn_body(std::unique_ptr<detail::SpawnLabel> label, F&& f, A&&... a) {
+    using Body = detail::TaskBodyOf<R, F, A...>;
+    const detail::SpawnStack stack = take_stack(sizeof(Body), alignof(Body));
+    detail::DropStackUnlessSpawned guard{stack.home};
+    auto state = detail::make_task_body<R>(stack, std::forward<F>(f), std::forward<A>(a)...);
+    state->label = std::move(label);
+    guard.home = nullptr;  // spawn_impl owns the fiber's hold on the stack from here
+    spawn_impl(state, detail::unique_function([st = state.get()] { st->invoke(); }), stack);
     return Task<R>(std::move(state));
   }
 
   friend struct detail::RuntimeAccess;
   explicit Runtime(std::unique_ptr<Impl> impl) noexcept;  // the stand-in of a self-destroyed runtime
-  void spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body);
+  // A stack for a new fiber, with room at its top for a task state of `size` bytes when it
+  // fits (std::bad_alloc).
+  detail::SpawnStack take_stack(std::size_t size, std::size_t align);
+  // Spawns; owns the fiber's hold on `stack` (given back if it throws).
+  void spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body,
+                  detail::SpawnStack stack);
   std::unique_ptr<Impl> impl_;
 };
 

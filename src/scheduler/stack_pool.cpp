@@ -212,10 +212,40 @@ void StackPool::release(boost::context::stack_context sctx) noexcept {
 }
 
 void StackPool::put_back(char* const* slots, std::size_t n) noexcept {
-  std::lock_guard g(m_);
-  hot_.insert(hot_.end(), slots, slots + n);  // capacity reserved by carve()
-  hot_count_.store(hot_.size(), std::memory_order_relaxed);
-  in_use_ -= n;
+  bool last = false;
+  {
+    std::lock_guard g(m_);
+    const bool surplus_before = hot_.size() > max_hot_;
+    hot_.insert(hot_.end(), slots, slots + n);  // capacity reserved by carve()
+    hot_count_.store(hot_.size(), std::memory_order_relaxed);
+    in_use_ -= n;
+    last = retired_ && in_use_ == 0;
+    // From a thread that will not trim (a scheduler thread spilling its cache parks and trims).
+    if (!surplus_before && hot_.size() > max_hot_ && tl_cache.pool != this && on_surplus_ != nullptr)
+      on_surplus_(on_surplus_arg_);
+  }
+  if (last) delete this;  // the runtime is gone and this was the last stack out
+}
+
+void StackPool::retire() noexcept {
+  bool last = false;
+  {
+    std::lock_guard g(m_);
+    retired_ = true;
+    last = in_use_ == 0;
+  }
+  if (last) delete this;
+}
+
+StackHome* StackHome::take(StackPool& pool, std::size_t record_bytes) {
+  const boost::context::stack_context whole = pool.acquire();
+  StackHome tmp(pool, whole);
+  void* at = tmp.reserve_top(sizeof(StackHome));
+  void* record = tmp.reserve_top(record_bytes);  // a stack is at least kMinimumSize: both fit
+  auto* home = new (at) StackHome(pool, whole);
+  home->given_ = tmp.given_;
+  home->record_ = record;
+  return home;
 }
 
 std::chrono::steady_clock::time_point StackPool::trim() noexcept {

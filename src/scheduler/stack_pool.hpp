@@ -18,6 +18,9 @@
 //    `attach_thread`), taken and given back without the pool's lock; it trades with the pool in
 //    batches. With one shared lock, two threads spawning and ending fibers (skynet on 2
 //    threads) contended on every spawn and every fiber end.
+//  * The pool is made on the heap and outlives its runtime while stacks are out: a finished
+//    fiber's stack may still carry its task state (StackHome below), which a Task handle can
+//    keep past ~Runtime. `retire()` hands the pool over to its last returned stack.
 // Thread-safe: a fiber may end on another thread than it started on.
 // Invariant: every stack handed out is returned through `release` exactly once; slabs are
 // unmapped only when no stack is in use.
@@ -43,6 +46,18 @@ class StackPool {
   // max_hot = 0: keep about 16 MiB of free stacks resident (at least 64, at most 4096 stacks).
   explicit StackPool(std::size_t stack_size, std::size_t max_hot = 0);
   ~StackPool();
+  // The owner lets go of a heap-made pool: it is deleted now if no stack is out, else by the
+  // `release` that returns the last one (from any thread). Call after every `detach_thread`.
+  void retire() noexcept;
+  // Called (under the pool's lock) when stacks returned by a thread that is not attached make
+  // a surplus that no trim is waiting for yet: the owner wakes a thread that will call `trim`.
+  // Cleared with (nullptr, nullptr) before the owner goes.
+  using SurplusHook = void (*)(void* arg) noexcept;
+  void set_on_surplus(SurplusHook hook, void* arg) noexcept {
+    std::lock_guard g(m_);
+    on_surplus_ = hook;
+    on_surplus_arg_ = arg;
+  }
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
 
@@ -85,29 +100,80 @@ class StackPool {
   std::atomic<std::size_t> hot_count_{0};
   std::chrono::steady_clock::time_point surplus_since_{};  // {} = no surplus seen since the last acquire
   std::size_t in_use_ = 0;
+  bool retired_ = false;  // see retire(); under m_
+  SurplusHook on_surplus_ = nullptr;  // under m_
+  void* on_surplus_arg_ = nullptr;
 };
 
-// The allocator handed to boost::fibers::fiber: gives out one stack taken in advance (so that
-// allocation failure is reported to the spawner, on its own thread) and returns it to the pool.
-// The spawner may keep the top of the stack for itself (`reserve_top`): Boost gets the rest.
-class PooledStack {
+// A runtime's pool: made on the heap, retired (not deleted) when the runtime goes.
+class OwnedStackPool {
  public:
-  PooledStack(StackPool& pool, boost::context::stack_context sctx) noexcept : pool_(&pool), whole_(sctx), given_(sctx) {}
-  // Keeps `bytes` (rounded up to 64) at the top of the stack out of Boost's hands and returns
-  // their address.
-  void* reserve_top(std::size_t bytes) noexcept {
+  explicit OwnedStackPool(std::size_t stack_size) : pool_(new StackPool(stack_size)) {}
+  ~OwnedStackPool() {
+    pool_->set_on_surplus(nullptr, nullptr);
+    pool_->retire();
+  }
+  OwnedStackPool(const OwnedStackPool&) = delete;
+  OwnedStackPool& operator=(const OwnedStackPool&) = delete;
+  StackPool& operator*() const noexcept { return *pool_; }
+
+ private:
+  StackPool* pool_;
+};
+
+// The top of a pooled stack, placed there by the spawner: who still needs the stack, and the
+// rest of the top that the spawner keeps out of Boost's hands. Layout, from the top down:
+// [StackHome][the scheduler's FrameProps][the task state, when it fits][Boost's context, then
+// the fiber's frames]. Holds: one for the fiber (dropped when Boost deallocates the stack, or
+// by the spawner if the fiber never starts), one while a task state lives here (dropped when
+// its last reference goes). The last drop returns the stack to the pool, so a task state in
+// the stack stays valid after its fiber ended, for as long as a Task handle refers to it; the
+// stack is reused only then (as a Boost.Fiber fiber keeps its stack until joined).
+class StackHome {
+ public:
+  // Takes a stack from `pool` and places the home at its top, with `record_bytes` below it for
+  // the spawner's record of the fiber (`record()`). Throws std::bad_alloc.
+  static StackHome* take(StackPool& pool, std::size_t record_bytes);
+  void* record() const noexcept { return record_; }
+  // Keeps `bytes` (rounded up to 64) of the top out of Boost's hands; their address, or nullptr
+  // (nothing kept) if that would leave Boost less than `keep_for_boost` bytes.
+  void* reserve_top(std::size_t bytes, std::size_t keep_for_boost = 0) noexcept {
     bytes = (bytes + 63) & ~std::size_t{63};
+    if (given_.size < bytes + keep_for_boost) return nullptr;
     given_.sp = static_cast<char*>(given_.sp) - bytes;
     given_.size -= bytes;
     return given_.sp;
   }
-  boost::context::stack_context allocate() noexcept { return given_; }
-  void deallocate(boost::context::stack_context&) noexcept { pool_->release(whole_); }
+  boost::context::stack_context given() const noexcept { return given_; }
+  void hold() noexcept { holds_.fetch_add(1, std::memory_order_relaxed); }
+  // The last drop returns the stack (this home included) to the pool. Any thread.
+  void drop() noexcept {
+    if (holds_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    StackPool* pool = pool_;
+    const boost::context::stack_context whole = whole_;  // this object is in the stack returned
+    pool->release(whole);
+  }
 
  private:
+  StackHome(StackPool& pool, boost::context::stack_context whole) noexcept : pool_(&pool), whole_(whole), given_(whole) {}
+  std::atomic<unsigned> holds_{1};  // the fiber's
   StackPool* pool_;
   boost::context::stack_context whole_;  // as taken from the pool
-  boost::context::stack_context given_;  // what Boost uses
+  boost::context::stack_context given_;  // what is left for Boost
+  void* record_ = nullptr;
+};
+
+// The allocator handed to boost::fibers::fiber: gives Boost what the home left of a stack taken
+// in advance (so that allocation failure is reported to the spawner, on its own thread), and
+// drops the fiber's hold when Boost is done with it.
+class PooledStack {
+ public:
+  explicit PooledStack(StackHome& home) noexcept : home_(&home) {}
+  boost::context::stack_context allocate() noexcept { return home_->given(); }
+  void deallocate(boost::context::stack_context&) noexcept { home_->drop(); }
+
+ private:
+  StackHome* home_;
 };
 
 // Whether `addr` lies in a guard page installed by some StackPool's slab (MADV_GUARD_INSTALL

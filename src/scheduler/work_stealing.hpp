@@ -179,7 +179,12 @@ class SchedulerGroup {
   // Whether a peer of `self` has work a thief could take (the idle thread's last look).
   bool peer_has_stealable(std::size_t self) const noexcept;
   // The runtime's stacks, trimmed by a thread about to park (set before the threads start).
-  void set_stacks(StackPool* stacks) noexcept { stacks_ = stacks; }
+  // Stacks returned from other threads (the last Task handle of a state kept in its stack)
+  // wake an idle thread when they make a surplus, so that it is trimmed too.
+  void set_stacks(StackPool* stacks) noexcept {
+    stacks_ = stacks;
+    stacks->set_on_surplus([](void* g) noexcept { static_cast<SchedulerGroup*>(g)->wake_idle_peer(static_cast<SchedulerGroup*>(g)->size()); }, this);
+  }
   StackPool* stacks() const noexcept { return stacks_; }
   std::atomic<unsigned> idle{0};
 

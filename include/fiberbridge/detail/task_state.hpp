@@ -1,9 +1,11 @@
 // detail/task_state.hpp — the state a spawned fiber shares with its Task handle and waiters.
 //
-// One heap block per spawn: the state holds its own reference count (boost::intrusive_ptr), the
-// fiber's body (TaskBody), the fiber's starting context (in `context_storage_`, with the shared_ptr control block that hands
-// it to the fiber: src/task_context.cpp) and a stop source created only when somebody asks for a
-// std::stop_token.
+// One block per spawn: the state holds its own reference count (boost::intrusive_ptr), the
+// fiber's body (TaskBody), the fiber's starting context (in `context_storage_`, with the
+// shared_ptr control block that hands it to the fiber: src/task_context.cpp) and a stop source
+// created only when somebody asks for a std::stop_token. A spawned state of up to
+// kStateInStackMax bytes is built at the top of the fiber's own stack (no allocation); that
+// stack then goes back to the pool only when the state's last reference does (`stack_home`).
 //
 // Invariants:
 //  * `finish()` is called exactly once, by the fiber, after the value (if any) is stored;
@@ -36,6 +38,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -58,6 +61,26 @@ struct SpawnLabel {
 
 class TaskStateBase;
 
+// The largest task state (body included) built in the fiber's stack; larger ones are allocated.
+inline constexpr std::size_t kStateInStackMax = 1024;
+
+// A fiber stack taken for one spawn (src/scheduler/stack_pool.hpp, StackHome) and the room at its
+// top for the task state, or nullptr when the state does not fit there.
+struct SpawnStack {
+  void* home = nullptr;
+  void* place = nullptr;
+};
+// A StackHome's holds (src/task.cpp): a task state in the stack holds it until its last reference.
+void hold_stack(void* home) noexcept;
+void drop_stack(void* home) noexcept;
+// Gives back the fiber's hold on a stack taken for a spawn that did not happen.
+struct DropStackUnlessSpawned {
+  void* home;
+  ~DropStackUnlessSpawned() {
+    if (home != nullptr) drop_stack(home);
+  }
+};
+
 // A fiber waiting for a task, on that fiber's stack. `linked` (under the awaited task's lock):
 // in that task's list, which also means suspended, since the fiber holds the lock until it is
 // switched out. Only a linked waiter is ever woken, so no wake reaches a running fiber.
@@ -78,7 +101,13 @@ class TaskStateBase {
   // boost::intrusive_ptr's hooks (found by argument-dependent lookup).
   friend void intrusive_ptr_add_ref(TaskStateBase* s) noexcept { s->refs_.fetch_add(1, std::memory_order_relaxed); }
   friend void intrusive_ptr_release(TaskStateBase* s) noexcept {
-    if (s->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
+    if (s->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (void* home = s->stack_home) {  // built in its fiber's stack: end it, then let the stack go
+      s->~TaskStateBase();
+      drop_stack(home);
+    } else {
+      delete s;
+    }
   }
 
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
@@ -110,6 +139,10 @@ class TaskStateBase {
   // Returns an id for `remove_on_ready`, or 0 when `fn` already ran.
   std::uint64_t on_ready(unique_function fn);
   void remove_on_ready(std::uint64_t id);
+  // Returns once `finish` is done with the ready callbacks it took, so what they captured (a
+  // waiting thread's frame, which it reuses only when nobody else holds it) is released. A
+  // waiter sees ready() as soon as it is set, before the callbacks even ran. Any thread.
+  void settle_callbacks() const noexcept;
 
   // Membership in the spawning runtime's registry of live fibers (src/detail/live_registry).
   boost::intrusive::list_member_hook<> live_hook;
@@ -122,6 +155,9 @@ class TaskStateBase {
   // The fiber's scheduler record (src/scheduler/fiber_props.hpp) once it is launched; valid
   // while the task is in the live registry.
   std::atomic<void*> sched_record{nullptr};
+  // The StackHome of the fiber stack this state was built in (holding it), or nullptr when the
+  // state is on the heap.
+  void* stack_home = nullptr;
 
   // The fiber's starting context lives here (src/context/task_context.cpp): a ContextData and the
   // control block of the shared_ptr the fiber's scope holds; sizes checked there (a ContextData
@@ -138,6 +174,7 @@ class TaskStateBase {
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> firing_{false};  // finish() runs or destroys the ready callbacks
   std::atomic<std::uint8_t> stop_bits_{0};
   boost::fibers::detail::spinlock lock_;
   JoinWaiter* waiters_ = nullptr;      // fibers joining this task
@@ -195,12 +232,21 @@ class TaskBody final : public TaskState<R> {
 };
 
 // A new spawned state holding `f` and `a...` (decay-copied), with one reference held by the
-// returned pointer. Throws std::bad_alloc and what copying the arguments throws.
+// returned pointer: in `where.place` (holding the stack) when there is one, else on the heap.
+// Throws std::bad_alloc and what copying the arguments throws.
 template <class R, class F, class... A>
-auto make_task_body(F&& f, A&&... a) {
-  using Body = TaskBody<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>;
-  boost::intrusive_ptr<Body> state(
-      new Body(std::decay_t<F>(std::forward<F>(f)), std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)));
+using TaskBodyOf = TaskBody<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>;
+template <class R, class F, class... A>
+boost::intrusive_ptr<TaskBodyOf<R, F, A...>> make_task_body(const SpawnStack& where, F&& f, A&&... a) {
+  using Body = TaskBodyOf<R, F, A...>;
+  Body* body = where.place != nullptr
+                   ? new (where.place) Body(std::decay_t<F>(std::forward<F>(f)), std::tuple<std::decay_t<A>...>(std::forward<A>(a)...))
+                   : new Body(std::decay_t<F>(std::forward<F>(f)), std::tuple<std::decay_t<A>...>(std::forward<A>(a)...));
+  if (where.place != nullptr) {
+    body->stack_home = where.home;
+    hold_stack(where.home);
+  }
+  boost::intrusive_ptr<Body> state(body);
   state->callable = &typeid(std::decay_t<F>);
   return state;
 }
