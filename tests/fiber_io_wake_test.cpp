@@ -196,7 +196,11 @@ TEST(FiberIoWake, IoIsServedWhileTheThreadThatKeepsTheReactorRunsAFiberThatDoesN
   ThreadEvent spinning;
   std::atomic<bool> served{false}, gave_up{false};
   auto hog = rt.spawn([&] {
-    hog_op.start();  // resumed by the handler's thread, which then keeps the reactor
+    // Resumed by the handler's thread, which then keeps the reactor; or, when the handler ran
+    // before the fiber had finished suspending (it could not be adopted), handed back to its
+    // own thread, to which the handler's thread then gives the reactor. Either way the thread
+    // that runs the hog holds the claim, and only the watchdog's sample can take it away.
+    hog_op.start();
     spinning.set();
     const auto until = std::chrono::steady_clock::now() + kDeadline / 2;
     while (!served.load()) {  // no yield: the reader's completion must be run by the other thread
@@ -217,8 +221,9 @@ TEST(FiberIoWake, IoIsServedWhileTheThreadThatKeepsTheReactorRunsAFiberThatDoesN
   reader_op.complete(rt.io_executor());  // queued in the reactor; nobody waits in it now
   get_within(reader, "the reader whose operation completed while the hog spins");
   get_within(hog, "the hog fiber");
+  // (The reader's handler cannot have run on the hog's thread, which spins until it is served;
+  // whether it ran on the thread that ran the hog's handler depends on that adoption race.)
   EXPECT_FALSE(gave_up.load()) << "the completion waited for the fiber that does not yield";
-  EXPECT_NE(reader_op.ran_on.load(), hog_op.ran_on.load()) << "the reader's handler should run on the idle peer";
 }
 
 }  // namespace

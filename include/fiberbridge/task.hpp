@@ -9,6 +9,10 @@
 ///
 /// A Task is move-only. Destroying it detaches: the fiber runs on, like an asyncio task that
 /// nobody awaits. `get()` consumes the result (like std::future): afterwards the handle is empty.
+/// Memory: a small task state (up to 1 KiB with the callable and the result) lives at the top
+/// of the fiber's stack, so a finished fiber whose handle is still held keeps its stack until
+/// `get()` or the handle's destruction (a joinable boost::fibers::fiber does the same). Keep
+/// handles of finished tasks only as long as their results are needed.
 /// Compiled from examples/headers/task.cpp.
 #pragma once
 
