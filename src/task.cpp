@@ -14,7 +14,6 @@
 
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "context/exec_state.hpp"
 #include "fiberbridge/detail/wait_mark.hpp"
@@ -161,14 +160,15 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
   firing_.store(false, std::memory_order_release);
 }
 
-void TaskStateBase::settle_callbacks() const noexcept {
+bool TaskStateBase::settle_callbacks() const noexcept {
+  // About a microsecond: a finishing thread on another CPU is done by then (it only returns
+  // from the wake and destroys the callback).
+  constexpr int kSpins = 32;
   for (int spins = 0; firing_.load(std::memory_order_acquire); ++spins) {
-    if (spins < 64) {
-      spin_pause();
-    } else {
-      std::this_thread::yield();  // the finishing thread may share our CPU
-    }
+    if (spins == kSpins) return false;
+    spin_pause();
   }
+  return true;
 }
 
 std::uint64_t TaskStateBase::on_ready(unique_function fn) {

@@ -139,10 +139,13 @@ class TaskStateBase {
   // Returns an id for `remove_on_ready`, or 0 when `fn` already ran.
   std::uint64_t on_ready(unique_function fn);
   void remove_on_ready(std::uint64_t id);
-  // Returns once `finish` is done with the ready callbacks it took, so what they captured (a
-  // waiting thread's frame, which it reuses only when nobody else holds it) is released. A
-  // waiter sees ready() as soon as it is set, before the callbacks even ran. Any thread.
-  void settle_callbacks() const noexcept;
+  // Waits briefly for `finish` to be done with the ready callbacks it took, so that what they
+  // captured (a waiting thread's frame, which it reuses only when nobody else holds it) is
+  // released; true if it was. A waiter sees ready() as soon as it is set, before the callbacks
+  // even ran. Bounded: when the finishing thread shares our CPU it may have been preempted by
+  // the very wake-up its callback made, and waiting for it would cost a context switch where
+  // a missed reuse costs one allocation. Any thread.
+  bool settle_callbacks() const noexcept;
 
   // Membership in the spawning runtime's registry of live fibers (src/detail/live_registry).
   boost::intrusive::list_member_hook<> live_hook;
