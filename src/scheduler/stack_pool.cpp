@@ -241,12 +241,10 @@ StackHome* StackHome::take(StackPool& pool, std::size_t record_bytes) {
   const boost::context::stack_context whole = pool.acquire();
   StackHome tmp(pool, whole);
   void* at = tmp.reserve_top(sizeof(StackHome));
-  void* record = tmp.reserve_top(record_bytes);  // a stack is at least kMinimumSize: all fit
-  void* call_slot = tmp.reserve_top(kCallSlotBytes);
+  void* record = tmp.reserve_top(record_bytes);  // a stack is at least kMinimumSize: both fit
   auto* home = new (at) StackHome(pool, whole);
   home->given_ = tmp.given_;
   home->record_ = record;
-  home->call_slot_ = call_slot;
   return home;
 }
 
