@@ -46,7 +46,6 @@ __attribute__((noinline)) WorkerTag current_worker() noexcept { return tl_worker
 
 }  // namespace
 
-
 class Runtime::Impl {
  public:
   using Launch = detail::Launch;
@@ -231,6 +230,7 @@ class Runtime::Impl {
       detail::PooledStack salloc(*home);
       auto* record = new (home->record()) detail::FrameProps();
       record->fiber_id = state->fiber_id;
+      record->stack_home = home;
       state->sched_record.store(record, std::memory_order_release);
       boost::fibers::fiber_properties* props = record;
       boost::fibers::fiber f(boost::fibers::launch::post, props, std::allocator_arg, std::move(salloc),

@@ -3,12 +3,16 @@
 // before can be suspended at once, an idle runtime gives surplus stack memory back, and
 // RuntimeOptions::stack_size is honoured (larger: deeper frames; tiny: raised to the minimum).
 // A small task state lives at the top of its fiber's stack: the stack is reused only once the
-// last Task handle is gone, and handles outlive the runtime.
+// last Task handle is gone, and handles outlive the runtime; so does a sync_to_async call's
+// block (the call slot), until a cancelled call's body is done.
 // (Stack overflow hitting the guard page is tested in a child process: process/faults_test.)
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <cerrno>
 #include <fstream>
 #include <string>
@@ -214,6 +218,48 @@ TEST(RuntimeStacks, TaskHandlesOutliveTheRuntime) {
   }
   small.clear();  // the runtime's stack pool goes with the last of these
   large.clear();
+}
+
+// A sync_to_async call's block lives in its fiber's call slot. When the caller is cancelled
+// the body runs on detached and the fiber ends: the stack must not go to another fiber before
+// the body is done with its block. Fibers spawned meanwhile (each putting a block of its own
+// in its call slot) get other stacks, and the body finds its captures intact.
+TEST(RuntimeStacks, ACancelledCallKeepsItsFibersStackUntilTheBodyIsDone) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 1}};
+  auto b = std::make_shared<BlockingBody>();
+  std::array<std::uint64_t, 8> pattern;
+  pattern.fill(0xA5A5A5A5A5A5A5A5ull);
+  std::atomic<std::uintptr_t> caller_frame{0};
+  std::atomic<bool> intact{false};
+  auto caller = rt.spawn([b, pattern, &caller_frame, &intact] {
+    caller_frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    return fb::sync_to_async([b, pattern, &intact] {
+      b->started.set();
+      b->release.wait("body release");
+      bool same = true;
+      for (std::uint64_t v : pattern) same = same && v == 0xA5A5A5A5A5A5A5A5ull;
+      intact = same;
+      b->finished.set();
+      return 1;
+    })();
+  });
+  b->started.wait("the body to start");
+  caller.request_stop();
+  EXPECT_THROW(get_within(caller), fb::CancelledError);
+  for (int i = 0; i < 8; ++i) {
+    auto other = rt.spawn([i] {
+      std::array<std::uint64_t, 8> fill;
+      fill.fill(~std::uint64_t{0} - static_cast<std::uint64_t>(i));
+      const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+      // Its block in its call slot (on the pool: the sync thread is busy with the first body).
+      (void)fb::sync_to_async([fill] { return fill[0]; }, fb::SyncToAsyncOptions{.thread_sensitive = false})();
+      return frame;
+    });
+    EXPECT_NE(get_within(other), caller_frame.load()) << "fiber " << i << " got the stack of the cancelled call";
+  }
+  b->release.set();
+  b->finished.wait("the body to finish");
+  EXPECT_TRUE(intact.load()) << "the body's captures were overwritten while it ran";
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 #include <new>
 
 #include "detail/in_place_allocator.hpp"
+#include "scheduler/fiber_props.hpp"
 #include "scheduler/fiber_wake.hpp"
+#include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
 
@@ -26,12 +28,25 @@ struct KeepData {
 
 constexpr std::size_t kDefaultAlign = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 
-void free_raw(void* p, std::size_t align) noexcept {
-  if (align > kDefaultAlign) {
+void free_block(void* p, std::size_t align, StackHome* home) noexcept {
+  if (home != nullptr) {
+    home->give_back_call_slot();  // may return the stack: the last use of `home`
+  } else if (align > kDefaultAlign) {
     ::operator delete(p, std::align_val_t(align));
   } else {
     ::operator delete(p);
   }
+}
+
+// The calling fiber's stack slot for the block (see StackHome), or nullptr: not a runtime
+// fiber, the block does not fit, or the slot still holds an earlier block.
+StackHome* take_call_slot(std::size_t bytes, std::size_t align, void*& raw) noexcept {
+  if (align > 64) return nullptr;
+  auto* props = FiberProps::of(boost::fibers::context::active());
+  StackHome* home = props != nullptr ? props->stack_home : nullptr;
+  if (home == nullptr) return nullptr;
+  raw = home->take_call_slot(bytes);
+  return raw != nullptr ? home : nullptr;
 }
 
 }  // namespace
@@ -40,13 +55,16 @@ boost::intrusive_ptr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std:
                                                   SyncCallBase* (*make)(void*, void*), void* arg) {
   const std::size_t a = align > alignof(FiberSyncCall) ? align : alignof(FiberSyncCall);
   const std::size_t offset = (sizeof(FiberSyncCall) + align - 1) / align * align;
-  void* raw = a > kDefaultAlign ? ::operator new(offset + size, std::align_val_t(a)) : ::operator new(offset + size);
-  auto* c = ::new (raw) FiberSyncCall(a);
+  void* raw = nullptr;
+  StackHome* home = take_call_slot(offset + size, a, raw);
+  if (home == nullptr)
+    raw = a > kDefaultAlign ? ::operator new(offset + size, std::align_val_t(a)) : ::operator new(offset + size);
+  auto* c = ::new (raw) FiberSyncCall(a, home);
   try {
     c->call = make(static_cast<unsigned char*>(raw) + offset, arg);
   } catch (...) {
     c->~FiberSyncCall();
-    free_raw(raw, a);
+    free_block(raw, a, home);
     throw;
   }
   return boost::intrusive_ptr<FiberSyncCall>(c, false);  // adopts the reference
@@ -64,9 +82,10 @@ void FiberSyncCall::release() noexcept {
 void FiberSyncCall::drop_memory() noexcept {
   if (mem_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const std::size_t a = align_;
+  StackHome* home = home_;
   void* raw = this;
   this->~FiberSyncCall();
-  free_raw(raw, a);
+  free_block(raw, a, home);
 }
 
 void FiberSyncCall::begin(const ContextData& caller, std::stop_token stop) {

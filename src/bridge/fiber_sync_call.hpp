@@ -1,4 +1,6 @@
-// bridge/fiber_sync_call.hpp — one fiber sync_to_async call in one heap allocation.
+// bridge/fiber_sync_call.hpp — one fiber sync_to_async call in one block: in the calling
+// fiber's stack (the call slot at its top, see StackHome in scheduler/stack_pool.hpp) when it
+// fits and is free, else one heap allocation.
 //
 // Owns: the block [FiberSyncCall | the body (SyncCall<F, Args>: callable, arguments, result)],
 // holding everything the two sides share: the waiting state (lock, waiting fiber, outcome),
@@ -43,11 +45,14 @@
 
 namespace fiberbridge::detail {
 
+class StackHome;
+
 struct FiberSyncCall {
   static constexpr const char* kBridgeName = "sync_to_async";
 
-  // One allocation: this header, then the body built by `make` at an offset aligned for it. The
-  // caller holds the one reference returned. Throws std::bad_alloc and what `make` throws.
+  // One block (the call slot or the heap): this header, then the body built by `make` at an
+  // offset aligned for it. The caller holds the one reference returned. Throws std::bad_alloc
+  // and what `make` throws.
   static boost::intrusive_ptr<FiberSyncCall> create(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*),
                                             void* arg);
 
@@ -97,12 +102,13 @@ struct FiberSyncCall {
   friend struct FiberSyncAnchorSlot;  // fiber_sync_call.cpp: the anchor's in-place control block
   static constexpr std::size_t kAnchorSize = 8 * sizeof(void*);
 
-  explicit FiberSyncCall(std::size_t align) noexcept : align_(align) {}
+  FiberSyncCall(std::size_t align, StackHome* home) noexcept : align_(align), home_(home) {}
   void drop_memory() noexcept;
 
   std::atomic<unsigned> users_{1};
   std::atomic<unsigned> mem_{1};
   std::size_t align_;  // of the allocation
+  StackHome* home_;    // the stack whose call slot holds the block, or nullptr (heap)
   alignas(std::max_align_t) unsigned char anchor_storage_[kAnchorSize];
 };
 

@@ -1,6 +1,6 @@
 // bridge/sync_to_async.cpp — the fiber side and the thread side of one sync_to_async call.
 //
-// The fiber builds the call in one allocation (FiberSyncCall: the body, the shared state, the
+// The fiber builds the call in one block (FiberSyncCall: the body, the shared state, the
 // body's context copy; see fiber_sync_call.hpp), routes it, and suspends parked detached
 // (scheduler/fiber_wake.hpp, the same wake-up path as a use_fiber operation): only the fiber
 // suspends, and the body's completion makes it ready through wake_fiber. The body runs in a

@@ -30,6 +30,7 @@
 namespace fiberbridge::detail {
 
 class SchedulerGroup;
+class StackHome;
 
 class FiberProps : public boost::fibers::fiber_properties {
  public:
@@ -41,6 +42,8 @@ class FiberProps : public boost::fibers::fiber_properties {
   // The fiber's ExecState (src/context/), while its runtime has one installed: one pointer away
   // from the context, where fiber-specific storage would cost a map node per fiber and a lookup.
   void* exec_state = nullptr;
+  // The StackHome at the top of the fiber's stack (runtime fibers only): its call slot.
+  StackHome* stack_home = nullptr;
 
   // Diagnostics. Written relaxed by the scheduler and the fiber itself, read by any thread
   // while the fiber's task is in its runtime's live registry (the record lives until then).

@@ -8,6 +8,10 @@
 #include <cerrno>
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102  // Linux 6.13 uapi; bookworm's glibc headers predate it
 #endif
@@ -69,6 +73,34 @@ void retract_slab(const char* base) noexcept {
   }
 }
 
+// LeakSanitizer scans thread stacks, globals and heap blocks, not these mappings. The top of a
+// stack holds heap pointers that outlive its fiber: the StackHome's pool (a retired pool is
+// owned by its stacks), a task state, a call slot's block (stop and context references),
+// possibly while a detached body still runs at exit. Each stack's top is a root region from
+// its carving to its slab's unmapping (never the guard page below the stack, which would fault).
+constexpr std::size_t kScannedTopPages = 2;  // StackHome, record, call slot, task state: < 2 KiB
+
+void watch_top(char* slot_end, std::size_t page) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_register_root_region(slot_end - kScannedTopPages * page, kScannedTopPages * page);
+#else
+  (void)slot_end;
+  (void)page;
+#endif
+}
+
+void unwatch_tops(char* first_end, std::size_t slot, std::size_t count, std::size_t page) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  for (std::size_t i = 0; i < count; ++i)
+    __lsan_unregister_root_region(first_end + i * slot - kScannedTopPages * page, kScannedTopPages * page);
+#else
+  (void)first_end;
+  (void)slot;
+  (void)count;
+  (void)page;
+#endif
+}
+
 }  // namespace
 
 bool in_pooled_guard_page(std::uintptr_t addr) noexcept {
@@ -91,6 +123,8 @@ StackPool::StackPool(std::size_t stack_size, std::size_t max_hot)
 StackPool::~StackPool() {
   if (in_use_ != 0) return;  // a runtime destroyed by its own fiber leaves threads running: keep their stacks
   for (const Slab& s : slabs_) {
+    const bool newest = &s == &slabs_.back();
+    unwatch_tops(s.base + slot(), slot(), newest ? slots_per_slab_ - fresh_left_ : slots_per_slab_, page_);
     retract_slab(s.base);
     ::munmap(s.base, s.bytes);
   }
@@ -117,6 +151,7 @@ char* StackPool::carve() {
   char* s = next_;
   next_ += slot();
   --fresh_left_;
+  watch_top(next_, page_);  // the end of slot s
   return s;
 }
 
@@ -242,9 +277,13 @@ StackHome* StackHome::take(StackPool& pool, std::size_t record_bytes) {
   StackHome tmp(pool, whole);
   void* at = tmp.reserve_top(sizeof(StackHome));
   void* record = tmp.reserve_top(record_bytes);  // a stack is at least kMinimumSize: both fit
+  // nullptr (no slot) unless the minimum depth stays for Boost: under ASan, lazy PLT resolution
+  // in sched_yield overflowed a 16 KiB stack whose top the slot had taken.
+  void* call_slot = tmp.reserve_top(kCallSlotBytes, StackPool::kMinimumSize);
   auto* home = new (at) StackHome(pool, whole);
   home->given_ = tmp.given_;
   home->record_ = record;
+  home->call_slot_ = call_slot;
   return home;
 }
 

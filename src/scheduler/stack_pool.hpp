@@ -123,18 +123,42 @@ class OwnedStackPool {
 
 // The top of a pooled stack, placed there by the spawner: who still needs the stack, and the
 // rest of the top that the spawner keeps out of Boost's hands. Layout, from the top down:
-// [StackHome][the scheduler's FrameProps][the task state, when it fits][Boost's context, then
-// the fiber's frames]. Holds: one for the fiber (dropped when Boost deallocates the stack, or
-// by the spawner if the fiber never starts), one while a task state lives here (dropped when
-// its last reference goes). The last drop returns the stack to the pool, so a task state in
-// the stack stays valid after its fiber ended, for as long as a Task handle refers to it; the
-// stack is reused only then (as a Boost.Fiber fiber keeps its stack until joined).
+// [StackHome][the scheduler's FrameProps][the call slot][the task state, when it fits][Boost's
+// context, then the fiber's frames]. Holds: one for the fiber (dropped when Boost deallocates
+// the stack, or by the spawner if the fiber never starts), one while a task state lives here
+// (dropped when its last reference goes), one while a call block occupies the call slot. The
+// last drop returns the stack to the pool, so a task state in the stack stays valid after its
+// fiber ended, for as long as a Task handle refers to it; the stack is reused only then (as a
+// Boost.Fiber fiber keeps its stack until joined).
+//
+// The call slot holds the block of the fiber's current sync_to_async call (fiber_sync_call.hpp)
+// when it fits: the fiber waits for its call, so one slot serves every call, except after a
+// cancellation (the body runs on detached, and its block stays until it finishes: the stack
+// too) or while something the body left behind keeps the block's memory; a call that finds
+// the slot taken uses the heap. Only stacks that keep StackPool::kMinimumSize for Boost after
+// the slot have one (the default 64 KiB stack does; a 16 KiB one does not): the slot must not
+// eat into the depth that the minimum promises.
 class StackHome {
  public:
   // Takes a stack from `pool` and places the home at its top, with `record_bytes` below it for
-  // the spawner's record of the fiber (`record()`). Throws std::bad_alloc.
+  // the spawner's record of the fiber (`record()`), then the call slot (when the stack is big
+  // enough, see above). Throws std::bad_alloc.
   static StackHome* take(StackPool& pool, std::size_t record_bytes);
   void* record() const noexcept { return record_; }
+  static constexpr std::size_t kCallSlotBytes = 512;
+  // The call slot for a block of `bytes` (aligned to 64), holding the stack until it is given
+  // back; nullptr if the stack has no slot, the block does not fit or the slot is taken. The
+  // fiber's own thread only.
+  void* take_call_slot(std::size_t bytes) noexcept {
+    if (call_slot_ == nullptr || bytes > kCallSlotBytes || call_slot_busy_.exchange(true, std::memory_order_acquire)) return nullptr;
+    hold();
+    return call_slot_;
+  }
+  // Any thread, once the block in the slot is destroyed; may return the stack (this included).
+  void give_back_call_slot() noexcept {
+    call_slot_busy_.store(false, std::memory_order_release);
+    drop();
+  }
   // Keeps `bytes` (rounded up to 64) of the top out of Boost's hands; their address, or nullptr
   // (nothing kept) if that would leave Boost less than `keep_for_boost` bytes.
   void* reserve_top(std::size_t bytes, std::size_t keep_for_boost = 0) noexcept {
@@ -161,6 +185,8 @@ class StackHome {
   boost::context::stack_context whole_;  // as taken from the pool
   boost::context::stack_context given_;  // what is left for Boost
   void* record_ = nullptr;
+  void* call_slot_ = nullptr;
+  std::atomic<bool> call_slot_busy_{false};
 };
 
 // The allocator handed to boost::fibers::fiber: gives Boost what the home left of a stack taken
