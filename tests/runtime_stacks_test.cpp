@@ -11,10 +11,10 @@
 
 #include <array>
 #include <atomic>
-#include <cstdint>
-#include <memory>
 #include <cerrno>
+#include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
