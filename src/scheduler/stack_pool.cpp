@@ -80,24 +80,17 @@ void retract_slab(const char* base) noexcept {
 // its carving to its slab's unmapping (never the guard page below the stack, which would fault).
 constexpr std::size_t kScannedTopPages = 2;  // StackHome, record, call slot, task state: < 2 KiB
 
-void watch_top(char* slot_end, std::size_t page) noexcept {
+// Registers (or, `watched` false, unregisters) the top of the stack that ends at `end`.
+void watch_top(char* end, std::size_t page, bool watched) noexcept {
 #if defined(__SANITIZE_ADDRESS__)
-  __lsan_register_root_region(slot_end - kScannedTopPages * page, kScannedTopPages * page);
+  const std::size_t bytes = kScannedTopPages * page;
+  if (watched) {
+    __lsan_register_root_region(end - bytes, bytes);
+  } else {
+    __lsan_unregister_root_region(end - bytes, bytes);
+  }
 #else
-  (void)slot_end;
-  (void)page;
-#endif
-}
-
-void unwatch_tops(char* first_end, std::size_t slot, std::size_t count, std::size_t page) noexcept {
-#if defined(__SANITIZE_ADDRESS__)
-  for (std::size_t i = 0; i < count; ++i)
-    __lsan_unregister_root_region(first_end + i * slot - kScannedTopPages * page, kScannedTopPages * page);
-#else
-  (void)first_end;
-  (void)slot;
-  (void)count;
-  (void)page;
+  (void)end, (void)page, (void)watched;
 #endif
 }
 
@@ -123,8 +116,8 @@ StackPool::StackPool(std::size_t stack_size, std::size_t max_hot)
 StackPool::~StackPool() {
   if (in_use_ != 0) return;  // a runtime destroyed by its own fiber leaves threads running: keep their stacks
   for (const Slab& s : slabs_) {
-    const bool newest = &s == &slabs_.back();
-    unwatch_tops(s.base + slot(), slot(), newest ? slots_per_slab_ - fresh_left_ : slots_per_slab_, page_);
+    const std::size_t carved = &s == &slabs_.back() ? slots_per_slab_ - fresh_left_ : slots_per_slab_;
+    for (std::size_t i = 1; i <= carved; ++i) watch_top(s.base + i * slot(), page_, false);
     retract_slab(s.base);
     ::munmap(s.base, s.bytes);
   }
@@ -151,7 +144,7 @@ char* StackPool::carve() {
   char* s = next_;
   next_ += slot();
   --fresh_left_;
-  watch_top(next_, page_);  // the end of slot s
+  watch_top(next_, page_, true);  // the end of slot s
   return s;
 }
 
