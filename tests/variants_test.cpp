@@ -304,3 +304,56 @@ TYPED_TEST(Variants, SyncToAsyncOfAnExecutorTogetherWithThreadSensitiveIsRejecte
   EXPECT_EQ(TypeParam::round_trip(this->rt, [] { return 5; }, {.thread_sensitive = false, .executor = &inline_executor}),
             5);
 }
+
+// Both variants' bodies wait for the one sync thread in one queue, served in the order they
+// were submitted: a fiber's call is queued as its own block (a linked node), a coroutine's as
+// a queued function, and neither kind overtakes the other (bridge/work_queue.hpp).
+TEST(SyncThreadQueue, FiberAndCoroutineBodiesRunInSubmissionOrder) {
+  fb::Runtime rt{fb::RuntimeOptions{.threads = 2}};
+  auto gate = std::make_shared<BlockingBody>();
+  auto blocker = BlockingBody::spawn(rt, gate);  // holds the sync thread while the others queue
+  gate->started.wait("the blocking body start");
+
+  struct Order {
+    std::mutex m;
+    std::vector<int> seen;
+    void add(int i) {
+      std::lock_guard g(m);
+      seen.push_back(i);
+    }
+  };
+  auto order = std::make_shared<Order>();
+  const std::size_t base = rt.metrics().sync_thread_queue;
+  constexpr int kCalls = 12;
+  std::vector<fb::Task<int>> fibers;
+  std::vector<std::shared_ptr<Handoff<int>>> coroutines;
+  for (int i = 0; i < kCalls; ++i) {
+    auto body = [order, i] {
+      order->add(i);
+      return i;
+    };
+    // Kinds mixed in runs of one and two, so that each kind both follows and precedes the other.
+    if (i % 3 == 0) {
+      coroutines.push_back(spawn_to_handoff<int>(rt.io_executor(), [body]() -> asio::awaitable<int> {
+        auto bridge = fb::coro::sync_to_async(body);
+        co_return co_await bridge();
+      }));
+    } else {
+      fibers.push_back(rt.spawn([body] { return fb::sync_to_async(body)(); }));
+    }
+    // The next call is submitted only once this one is queued.
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (rt.metrics().sync_thread_queue < base + static_cast<std::size_t>(i) + 1) {
+      if (std::chrono::steady_clock::now() > deadline) FAIL() << "call " << i << " was never queued on the sync thread";
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  gate->release.set();
+  EXPECT_EQ(get_within(blocker, "the blocking body"), 1);
+  for (auto& f : fibers) (void)get_within(f, "a fiber's call");
+  for (auto& c : coroutines) (void)handoff_within(*c);
+  std::vector<int> expected(kCalls);
+  for (int i = 0; i < kCalls; ++i) expected[i] = i;
+  std::lock_guard g(order->m);
+  EXPECT_EQ(order->seen, expected);
+}

@@ -70,6 +70,15 @@ boost::intrusive_ptr<FiberSyncCall> FiberSyncCall::create(std::size_t size, std:
   return boost::intrusive_ptr<FiberSyncCall>(c, false);  // adopts the reference
 }
 
+void FiberSyncCall::finish_job(WorkNode* node, bool run) noexcept {
+  boost::intrusive_ptr<FiberSyncCall> ctl(static_cast<FiberSyncCall*>(node), false);  // the job's reference
+  if (run) {
+    run_sync_body(*ctl);
+  } else {
+    ReportUnrunJob<FiberSyncCall>{}(*ctl);
+  }
+}
+
 void FiberSyncCall::release() noexcept {
   if (users_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Neither the caller nor a job is left: the body (callable, arguments, result) goes now, on

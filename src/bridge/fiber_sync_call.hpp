@@ -5,11 +5,13 @@
 // Owns: the block [FiberSyncCall | the body (SyncCall<F, Args>: callable, arguments, result)],
 // holding everything the two sides share: the waiting state (lock, waiting fiber, outcome),
 // the body's context copy (`body_data`), its rule-4 hold, its scope and the job's queue
-// reference. Nothing else is allocated per call: the job handed to an executor is one
-// intrusive reference (inline in a unique_function), the body's stop token is the caller's.
+// reference. Nothing else is allocated per call: the job handed to an executor is the block
+// itself (a WorkNode: a dedicated thread or an async_to_sync frame links it into its queue
+// without growing a buffer, see bridge/work_queue.hpp), the body's stop token is the caller's.
 //
 // References (intrusive, no shared_ptr cycle):
-//  * `users_` — the calling fiber and the job (while it exists). The last one destroys the body
+//  * `users_` — the calling fiber and the job (while it exists: from `queued_job()` until the
+//    node is finished). The last one destroys the body
 //    (callable, arguments, result) and drops the users' memory reference. Either may be last:
 //    the caller normally, the body's thread when the caller was cancelled and the body ran on
 //    detached.
@@ -47,7 +49,7 @@ namespace fiberbridge::detail {
 
 class StackHome;
 
-struct FiberSyncCall {
+struct FiberSyncCall : private WorkNode {
   static constexpr const char* kBridgeName = "sync_to_async";
 
   // One block (the call slot or the heap): this header, then the body built by `make` at an
@@ -79,6 +81,12 @@ struct FiberSyncCall {
   }
   // The body's outcome (or a job destroyed unrun): wakes the caller.
   void body_done(std::exception_ptr e) noexcept;
+  // The call's job (see make_sync_job): this block as a queue node, holding a user reference.
+  // One at a time: the caller makes the next only after the previous one was finished.
+  unique_function queued_job() noexcept {
+    add_ref();
+    return unique_function(static_cast<WorkNode*>(this));
+  }
 
   SyncCallBase* call = nullptr;  // the body, in this block
   std::shared_ptr<const VarMap> before;
@@ -102,7 +110,10 @@ struct FiberSyncCall {
   friend struct FiberSyncAnchorSlot;  // fiber_sync_call.cpp: the anchor's in-place control block
   static constexpr std::size_t kAnchorSize = 8 * sizeof(void*);
 
-  FiberSyncCall(std::size_t align, StackHome* home) noexcept : align_(align), home_(home) {}
+  FiberSyncCall(std::size_t align, StackHome* home) noexcept : WorkNode(&finish_job), align_(align), home_(home) {}
+  // The job's end: runs the body, or reports it dropped unrun (unless the router took it back),
+  // then drops the job's reference.
+  static void finish_job(WorkNode* node, bool run) noexcept;
   void drop_memory() noexcept;
 
   std::atomic<unsigned> users_{1};

@@ -85,6 +85,21 @@ struct ReportUnrunJob {
   }
 };
 
+// Runs `ctl`'s body on this thread, in its scope, and reports the outcome. Control: see SyncJob.
+template <class Control>
+void run_sync_body(Control& ctl) {
+  std::exception_ptr error;
+  {
+    ScopeSwap swap(std::move(ctl.body_scope));
+    try {
+      ctl.call->invoke(ctl.body_token());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  ctl.body_done(std::move(error));
+}
+
 // Ptr: a strong reference (shared_ptr or boost::intrusive_ptr) to a Control, which has the members
 // of SyncBody that are used here (`call`, `body_scope`, `body_token()`, `bind`, `resubmitting`),
 // `void body_done(std::exception_ptr) noexcept` and `static constexpr const char* kBridgeName`
@@ -97,21 +112,23 @@ class SyncJob {
   explicit SyncJob(Ptr ctl) noexcept : ctl_(std::move(ctl)) {}
   void operator()() {
     Ptr ctl = ctl_.take();
-    std::exception_ptr error;
-    {
-      ScopeSwap swap(std::move(ctl->body_scope));
-      try {
-        ctl->call->invoke(ctl->body_token());
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    ctl->body_done(std::move(error));
+    run_sync_body(*ctl);
   }
 
  private:
   MustRun<Control, ReportUnrunJob<Control>, Ptr> ctl_;
 };
+
+// The job for `ctl`: its own queue node when the control has one (`queued_job()`, see
+// FiberSyncCall), else a SyncJob holding a strong reference.
+template <class Ptr>
+unique_function make_sync_job(const Ptr& ctl) {
+  if constexpr (requires { ctl->queued_job(); }) {
+    return ctl->queued_job();
+  } else {
+    return unique_function{SyncJob<Ptr>(ctl)};
+  }
+}
 
 // Submits `ctl`'s body along `route`; when the frame chain closed between choosing and
 // submitting (the job was not taken) it disarms the job and chooses again. Returns where the
@@ -121,7 +138,7 @@ const char* submit_routed(const Ptr& ctl, Route route, const SyncToAsyncOptions&
                           const RoutingState& routing, Runtime* outer) {
   for (;;) {
     ctl->bind(route, routing, outer);
-    unique_function job{SyncJob<Ptr>(ctl)};
+    unique_function job = make_sync_job(ctl);
     if (submit(route, job)) return route.name();
     ctl->resubmitting.store(true, std::memory_order_release);
     job = {};
