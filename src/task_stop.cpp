@@ -1,4 +1,6 @@
-// task_stop.cpp — a task's stop state: a sticky bit, and a std::stop_source made on demand.
+// task_stop.cpp — a task's stop state: a sticky bit, and a std::stop_source made on demand, and
+// the wake-ups of the task's own fiber that need no stop source (a join's, a sync_to_async
+// call's).
 //
 // Why lazy: most tasks never ask for a std::stop_token and are never stopped; the stop source's
 // shared state was one heap allocation per spawn. The bit answers stop_requested(); the source
@@ -25,6 +27,20 @@ void TaskStateBase::request_stop() noexcept {
   if ((before & kStopRequested) != 0) return;
   if ((before & kSourceReady) != 0) stop_.request_stop();
   wake_stop_waiter();
+  wake_stop_hook();
+}
+
+void TaskStateBase::set_stop_hook(StopHook* hook) noexcept {
+  boost::fibers::detail::spinlock_lock lk(lock_);
+  stop_hook_ = hook;
+}
+
+// Under the lock the hook is installed and removed under: its owner waits for us to finish
+// before it goes. The fiber reads the stop bit after installing the hook: either it sees the
+// bit or we see the hook.
+void TaskStateBase::wake_stop_hook() noexcept {
+  boost::fibers::detail::spinlock_lock lk(lock_);
+  if (stop_hook_ != nullptr) stop_hook_->wake(stop_hook_);
 }
 
 // The task's own fiber, if it waits in a join (task.cpp), re-checks its stop when woken. It is

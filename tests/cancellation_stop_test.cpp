@@ -149,6 +149,35 @@ TEST_P(Cancellation, PlainBodyOfAStoppedFiberSeesStopRequested) {
   EXPECT_TRUE(sh->after.load());
 }
 
+// The body holds its caller's stop: after the cancelled caller's task ended and its last handle
+// went, the body still sees the stop, and a token it asks for only then (made lazily, from the
+// task it holds) is stopped too.
+TEST_P(Cancellation, BodyOutlivingItsCallersTaskStillSeesItsStop) {
+  struct Shared {
+    ThreadEvent started, released, done;
+    std::atomic<bool> requested{false}, token_stopped{false};
+  };
+  auto sh = std::make_shared<Shared>();
+  {
+    auto t = rt.spawn([sh] {
+      fb::sync_to_async([sh] {
+        sh->started.set();
+        sh->released.wait("release after the caller's task is gone");
+        sh->requested = fb::this_task::stop_requested();
+        sh->token_stopped = fb::this_task::stop_token().stop_requested();
+        sh->done.set();
+      }, {.thread_sensitive = false})();
+    });
+    sh->started.wait("body start");
+    t.request_stop();
+    EXPECT_THROW(get_within(t), fb::CancelledError);
+  }  // the last handle goes: only the body holds the task now
+  sh->released.set();
+  sh->done.wait("body end");
+  EXPECT_TRUE(sh->requested.load());
+  EXPECT_TRUE(sh->token_stopped.load());
+}
+
 // Fiber code may catch CancelledError and finish normally; that result is what get() returns.
 TEST_P(Cancellation, AbsorbedCancellationYieldsTheFibersOwnResult) {
   auto started = std::make_shared<ThreadEvent>();

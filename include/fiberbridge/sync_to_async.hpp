@@ -44,6 +44,7 @@
 #include "fiberbridge/detail/bridge_shell.hpp"
 #include "fiberbridge/detail/result_slot.hpp"
 #include "fiberbridge/executor.hpp"
+#include "fiberbridge/task.hpp"
 #include "fiberbridge/traits.hpp"
 
 namespace fiberbridge {
@@ -64,7 +65,9 @@ namespace detail {
 class SyncCallBase {
  public:
   virtual ~SyncCallBase() = default;
-  virtual void invoke(std::stop_token token) = 0;  // runs the body, stores its result; may throw
+  // Runs the body, stores its result; may throw. Runs in the body's scope, whose
+  // this_task::stop_token() is handed to a body that takes one (made only then).
+  virtual void invoke() = 0;
 };
 
 template <class F, class Args>
@@ -78,10 +81,12 @@ class SyncCall<F, std::tuple<A...>> final : public SyncCallBase {
                                              std::invoke_result<F, A...>>::type;
 
   SyncCall(F f, std::tuple<A...> args) : f_(std::move(f)), args_(std::move(args)) {}
-  void invoke(std::stop_token token) override {
+  void invoke() override {
     slot_.fill([&]() -> Result {
       if constexpr (takes_stop_token) {
-        return std::apply([&](A&... a) -> Result { return std::move(f_)(std::move(token), std::move(a)...); }, args_);
+        return std::apply(
+            [&](A&... a) -> Result { return std::move(f_)(fiberbridge::this_task::stop_token(), std::move(a)...); },
+            args_);
       } else {
         return std::apply([&](A&... a) -> Result { return std::move(f_)(std::move(a)...); }, args_);
       }

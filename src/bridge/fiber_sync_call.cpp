@@ -85,6 +85,7 @@ void FiberSyncCall::release() noexcept {
   // this thread, as it did when it was shared by the two; the memory may outlive it (anchor).
   call->~SyncCallBase();
   call = nullptr;
+  caller_task.reset();  // the anchor's memory may live on (a Token's weak_ptr); the task need not
   drop_memory();
 }
 
@@ -97,10 +98,14 @@ void FiberSyncCall::drop_memory() noexcept {
   free_block(raw, a, home);
 }
 
-void FiberSyncCall::begin(const ContextData& caller, std::stop_token stop) {
-  before = caller.snapshot();
+void FiberSyncCall::begin(const Scope& caller) {
+  before = caller.context->snapshot();
   body_data.map = before;
-  body_stop = std::move(stop);
+  if (caller.task != nullptr) {
+    caller_task = caller.task;
+  } else {
+    body_stop = caller.stop;
+  }
   mem_.fetch_add(1, std::memory_order_relaxed);  // the anchor's, dropped by its deallocate
   body_scope.context = std::shared_ptr<ContextData>(&body_data, KeepData{}, InPlaceAllocator<ContextData, FiberSyncAnchorSlot>(this));
 }
@@ -110,6 +115,7 @@ void FiberSyncCall::bind(const Route& route, const RoutingState& routing, Runtim
   unbind();      // a previous binding's hold alias goes before its Hold
   hold.reset();
   Scope body = body_scope_base(anchor, routing, body_stop, outer);
+  body.caller_task = caller_task;
   if (route.holdable()) {
     const Hold& h = hold.emplace(route.target(), body.routing.holds);
     body.routing.holds = std::shared_ptr<const Hold>(anchor, &h);  // aliasing: no allocation

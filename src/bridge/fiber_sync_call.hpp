@@ -7,7 +7,9 @@
 // the body's context copy (`body_data`), its rule-4 hold, its scope and the job's queue
 // reference. Nothing else is allocated per call: the job handed to an executor is the block
 // itself (a WorkNode: a dedicated thread or an async_to_sync frame links it into its queue
-// without growing a buffer, see bridge/work_queue.hpp), the body's stop token is the caller's.
+// without growing a buffer, see bridge/work_queue.hpp), the body sees the caller's stop
+// through a reference to the caller's task (no std::stop_source unless the body asks for a
+// token).
 //
 // References (intrusive, no shared_ptr cycle):
 //  * `users_` — the calling fiber and the job (while it exists: from `queued_job()` until the
@@ -65,8 +67,8 @@ struct FiberSyncCall : private WorkNode {
   friend void intrusive_ptr_release(FiberSyncCall* c) noexcept { c->release(); }
 
   // The body runs in a copy of the caller's context (O(1): the map is immutable and shared)
-  // and sees the caller's stop token (stopped when the caller's task is).
-  void begin(const ContextData& caller, std::stop_token stop);
+  // and sees the caller's stop: its task's (held), or its scope's token when it has no task.
+  void begin(const Scope& caller);
   // The body's scope for `route` (see SyncBody::bind): the hold, when there is one, is this
   // block's, shared through the anchor. Caller's side only, while no job of this call exists.
   void bind(const Route& route, const RoutingState& routing, Runtime* outer);
@@ -75,7 +77,6 @@ struct FiberSyncCall : private WorkNode {
   void end(ContextData& caller) const { copy_back(before, body_data.snapshot(), caller); }
   // Drops the scope that was bound but never ran (no job of this call exists any more).
   void unbind() noexcept { Scope dead = std::move(body_scope); }
-  std::stop_token body_token() const noexcept { return body_stop; }
   void release_hold() noexcept {
     if (hold) hold->active.store(false, std::memory_order_release);
   }
@@ -93,7 +94,8 @@ struct FiberSyncCall : private WorkNode {
   ContextData body_data;
   std::optional<Hold> hold;  // rule 4, when the target is a single thread
   Scope body_scope;          // moved onto the body's thread when it starts
-  std::stop_token body_stop;
+  boost::intrusive_ptr<TaskStateBase> caller_task;  // whose stop the body sees, or
+  std::stop_token body_stop;                        // the caller's token when it has no task
   std::atomic<bool> resubmitting{false};  // a job destroyed now was refused, not dropped
 
   // The waiting state. The fiber parks detached while it waits (scheduler/fiber_wake.hpp), so

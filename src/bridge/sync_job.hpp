@@ -72,7 +72,6 @@ struct SyncBody {
   void release_hold() noexcept {
     if (hold) hold->active.store(false, std::memory_order_release);
   }
-  std::stop_token body_token() const noexcept { return body_stop.get_token(); }
 };
 
 // A job destroyed unrun: the caller hears of it, unless the router took the job back.
@@ -92,7 +91,7 @@ void run_sync_body(Control& ctl) {
   {
     ScopeSwap swap(std::move(ctl.body_scope));
     try {
-      ctl.call->invoke(ctl.body_token());
+      ctl.call->invoke();  // a body that takes a stop token gets its scope's
     } catch (...) {
       error = std::current_exception();
     }
@@ -101,7 +100,7 @@ void run_sync_body(Control& ctl) {
 }
 
 // Ptr: a strong reference (shared_ptr or boost::intrusive_ptr) to a Control, which has the members
-// of SyncBody that are used here (`call`, `body_scope`, `body_token()`, `bind`, `resubmitting`),
+// of SyncBody that are used here (`call`, `body_scope`, `bind`, `resubmitting`),
 // `void body_done(std::exception_ptr) noexcept` and `static constexpr const char* kBridgeName`
 // (named in the "destroyed without running" error).
 template <class Ptr>

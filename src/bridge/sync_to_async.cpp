@@ -9,6 +9,7 @@
 // and the body runs on detached; it only touches the call block, which its job's reference
 // keeps alive until it finishes.
 #include <stdexcept>
+#include <stop_token>
 
 #include "bridge/fiber_sync_call.hpp"
 #include "bridge/sync_job.hpp"
@@ -23,13 +24,39 @@ namespace fiberbridge::detail {
 
 namespace {
 
-// Wakes the waiting fiber when its task is stopped (the body sees the same token stopped).
-struct WakeOnStop {
-  FiberSyncCall* ctl;
-  void operator()() noexcept {
-    boost::fibers::detail::spinlock_lock g(ctl->m);  // held across the wake: see body_done
-    wake_waiter(ctl->waiter);
+// Wakes the waiting fiber when its caller is stopped (the body sees the same stop), for the
+// duration of the wait. A runtime fiber's task calls this as its stop hook: no std::stop_source
+// is made for the wait. Any other fiber's scope carries a plain token, watched by a
+// stop_callback.
+class WakeOnStop : TaskStateBase::StopHook {
+ public:
+  WakeOnStop(const Scope& caller, FiberSyncCall& ctl)
+      : StopHook{&wake},
+        task_(caller.task),
+        ctl_(ctl),
+        callback_(task_ != nullptr ? std::stop_token() : caller.stop, Callback{this}) {  // empty: costs nothing
+    if (task_ != nullptr) task_->set_stop_hook(this);
   }
+  ~WakeOnStop() {
+    if (task_ != nullptr) task_->set_stop_hook(nullptr);  // waits for a wake in progress
+  }
+  WakeOnStop(const WakeOnStop&) = delete;
+  WakeOnStop& operator=(const WakeOnStop&) = delete;
+
+ private:
+  struct Callback {
+    WakeOnStop* self;
+    void operator()() noexcept { wake(self); }
+  };
+  static void wake(StopHook* hook) noexcept {
+    FiberSyncCall& ctl = static_cast<WakeOnStop*>(hook)->ctl_;
+    boost::fibers::detail::spinlock_lock g(ctl.m);  // held across the wake: see body_done
+    wake_waiter(ctl.waiter);
+  }
+
+  TaskStateBase* task_;
+  FiberSyncCall& ctl_;
+  std::stop_callback<Callback> callback_;
 };
 
 }  // namespace
@@ -47,11 +74,11 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
                           const SyncToAsyncOptions& options) {
   if (!in_fiber()) throw NotInFiberError();
   ExecState& state = current_state();  // the fiber's own object: stays valid if the fiber migrates
-  if (state.scope.stop_requested()) throw CancelledError();
-  const std::stop_token stop = state.scope.stop_token();  // the task's stop source, made once
+  const Scope& caller = state.scope;
+  if (caller.stop_requested()) throw CancelledError();
 
   boost::intrusive_ptr<FiberSyncCall> ctl = FiberSyncCall::create(size, align, make, arg);
-  ctl->begin(*state.scope.context, stop);
+  ctl->begin(caller);
   // Where the body went, for Runtime::dump: outlives the call (see Route::name).
   const char* target_name = nullptr;
   try {
@@ -65,13 +92,13 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   bool cancelled = false;
   std::exception_ptr error;
   {
-    std::stop_callback<WakeOnStop> on_stop(stop, WakeOnStop{ctl.get()});
+    WakeOnStop on_stop(caller, *ctl);
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
     boost::fibers::detail::spinlock_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
     // this is an interruption point (asgiref re-raises CancelledError when the call is done too).
     for (;;) {
-      if (stop.stop_requested()) {
+      if (caller.stop_requested()) {
         cancelled = true;
         break;
       }

@@ -86,11 +86,23 @@ struct Scope {
   // Set only in the fiber's entry frame, which the task outlives; child and body scopes are
   // built fresh, never copied from a fiber's.
   TaskStateBase* task = nullptr;
+  // A fiber sync_to_async body's: the calling fiber's task, held (a cancelled caller's body
+  // runs on after the task may have ended), whose stop is the body's. Its std::stop_source is
+  // made only if the body asks for a token, so a call costs none (`stop` stays empty).
+  boost::intrusive_ptr<TaskStateBase> caller_task;
 
-  bool stop_requested() const noexcept { return task != nullptr ? task->stop_requested() : stop.stop_requested(); }
+  // The task whose stop this scope sees, or nullptr (then `stop` is the scope's).
+  TaskStateBase* stop_owner() const noexcept { return task != nullptr ? task : caller_task.get(); }
+  bool stop_requested() const noexcept {
+    TaskStateBase* t = stop_owner();
+    return t != nullptr ? t->stop_requested() : stop.stop_requested();
+  }
   // A real token (for stop_callback or a body): makes the task's stop source on first use
   // (std::bad_alloc).
-  std::stop_token stop_token() const { return task != nullptr ? task->stop_token() : stop; }
+  std::stop_token stop_token() const {
+    TaskStateBase* t = stop_owner();
+    return t != nullptr ? t->stop_token() : stop;
+  }
 };
 
 struct ExecState {

@@ -21,7 +21,8 @@
 //    requested before or during that creation is applied by the creator (see task_stop.cpp).
 //    The task's own fiber, while it waits in a join, is woken by `request_stop` through
 //    `stop_waiter_` (no stop source needed for that): under this task's lock and then, tried
-//    without waiting (two tasks may join each other), the awaited task's.
+//    without waiting (two tasks may join each other), the awaited task's. While it waits in a
+//    sync_to_async call it is woken through `stop_hook_` (`StopHook`), under this task's lock.
 #pragma once
 
 // Not used here any more (the join has no condition variable), but fiberbridge.hpp has always
@@ -134,6 +135,14 @@ class TaskStateBase {
   bool stop_requested() const noexcept { return (stop_bits_.load(std::memory_order_acquire) & kStopRequested) != 0; }
   // The task's std::stop_token; the first call makes the stop source (throws std::bad_alloc).
   std::stop_token stop_token();
+  // What wakes the task's own fiber when the task is stopped while the fiber waits outside a
+  // join (a sync_to_async call), without a stop source: `request_stop` calls `wake(hook)`
+  // after setting the stop bit, under this task's lock, so a hook removed by
+  // `set_stop_hook(nullptr)` is never called afterwards. One at a time (the fiber's own wait).
+  struct StopHook {
+    void (*wake)(StopHook* self) noexcept;
+  };
+  void set_stop_hook(StopHook* hook) noexcept;
 
   // Runs `fn` once the state is ready (at once, on this thread, if it already is).
   // Returns an id for `remove_on_ready`, or 0 when `fn` already ran.
@@ -174,6 +183,7 @@ class TaskStateBase {
  private:
   static constexpr std::uint8_t kStopRequested = 1, kSourceCreating = 2, kSourceReady = 4;
   void wake_stop_waiter() noexcept;
+  void wake_stop_hook() noexcept;
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
@@ -182,6 +192,7 @@ class TaskStateBase {
   boost::fibers::detail::spinlock lock_;
   JoinWaiter* waiters_ = nullptr;      // fibers joining this task
   JoinWaiter* stop_waiter_ = nullptr;  // this task's own fiber while it waits in a join
+  StopHook* stop_hook_ = nullptr;      // this task's own fiber while it waits in sync_to_async
   std::stop_source stop_{std::nostopstate};
   std::exception_ptr error_;
   std::uint64_t next_id_ = 1;
