@@ -5,9 +5,9 @@
 // (scheduler/fiber_wake.hpp, the same wake-up path as a use_fiber operation): only the fiber
 // suspends, and the body's completion makes it ready through wake_fiber. The body runs in a
 // copy of the caller's scope (context copy, routing state plus the rule-4 hold, the caller's
-// stop token). When the caller's task is stopped the fiber leaves at once with CancelledError
-// and the body runs on detached; it only touches the call block, which its job's reference
-// keeps alive until it finishes.
+// stop: its task, held by the body, or its token). When the caller's task is stopped the fiber
+// leaves at once with CancelledError and the body runs on detached; it only touches the call
+// block, which its job's reference keeps alive until it finishes.
 #include <stdexcept>
 #include <stop_token>
 
