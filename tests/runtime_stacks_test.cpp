@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -142,6 +143,16 @@ TEST(RuntimeStacks, AnIdleRuntimeReturnsSurplusStackMemory) {
   EXPECT_LE(now, static_cast<std::size_t>(kCount / 2))
       << "stack pages of " << kCount << " finished fibers still resident after idling: " << now
       << " (right after they finished: " << while_suspended << ")";
+
+  // The trimmed stacks and the ones kept resident are reused: as many fibers again run on the
+  // same stacks (the same frame addresses), not on newly carved ones. A few may get stacks that
+  // the runtime's own fibers used, or a thread's cache held (32), in the first round.
+  std::vector<std::uintptr_t> again;
+  with_suspended_fibers(rt, kCount, 12 * 1024, [&] {}, &again);
+  std::sort(stacks.begin(), stacks.end());
+  std::size_t reused = 0;
+  for (const std::uintptr_t a : again) reused += std::binary_search(stacks.begin(), stacks.end(), a) ? 1 : 0;
+  EXPECT_GE(reused, static_cast<std::size_t>(kCount - 64)) << "fibers of the second round on a stack of the first";
 }
 
 // A larger stack_size allows deeper frames.
