@@ -8,10 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <future>
 #include <mutex>
 #include <ostream>
@@ -86,12 +84,14 @@ class Runtime::Impl {
   void spawn(boost::intrusive_ptr<detail::TaskStateBase> state, detail::unique_function body, detail::Scope seed,
              detail::StackHome* home = nullptr) {
     const WorkerTag here = current_worker();
-    const bool from_own_fiber = here.runtime == this && in_fiber();
     // Scheduler thread i registers in shard i, every other thread in the last one.
     Launch launch{std::move(state), std::move(body), std::move(seed), home, here.runtime == this ? here.index : threads_};
     launch.state->fiber_id = observer.next_fiber_id(here.runtime == this ? static_cast<long>(here.index) : -1);
     if (launch.home == nullptr) launch.home = take_stack();
-    if (!live_.add(*launch.state, launch.shard, /*refuse_when_stopping=*/!from_own_fiber)) {
+    // Only a stopping runtime asks who spawns; one that starts stopping after this look stops
+    // the fiber at once (LiveRegistry::add), as if spawned just before, and waits for it.
+    const bool refuse = live_.stopping() && !(here.runtime == this && in_fiber());
+    if (!live_.add(*launch.state, launch.shard, refuse)) {
       launch.home->drop();
       throw std::logic_error("Runtime::spawn: the runtime is shutting down (its destructor is running)");
     }

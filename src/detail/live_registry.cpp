@@ -12,13 +12,13 @@ bool LiveRegistry::add(TaskStateBase& s, std::size_t shard, bool refuse_when_sto
   Shard& sh = shards_[shard % shard_count_];
   bool stop = false;
   {
-    std::lock_guard g(sh.m);
+    std::lock_guard<Spinlock> g(sh.m);
     // stop_all() sets the flag before it visits this shard: either it sees `s` here, or this
     // sees the flag.
     stop = stopping_.load();
     if (stop && refuse_when_stopping) return false;
     sh.live.push_back(s);
-    count_.fetch_add(1);
+    ++sh.count;
   }
   if (stop) s.request_stop();  // outside the lock: its stop callbacks may spawn
   return true;
@@ -27,13 +27,24 @@ bool LiveRegistry::add(TaskStateBase& s, std::size_t shard, bool refuse_when_sto
 void LiveRegistry::remove(TaskStateBase& s, std::size_t shard) noexcept {
   {
     Shard& sh = shards_[shard % shard_count_];
-    std::lock_guard g(sh.m);
+    std::lock_guard<Spinlock> g(sh.m);
     sh.live.erase(sh.live.iterator_to(s));
+    --sh.count;
   }
-  if (count_.fetch_sub(1) == 1) {
-    std::lock_guard g(drain_m_);  // the waiter checks the count under it: no lost notification
+  // Only while somebody waits for the drain (see draining_); any end may be the last one seen.
+  if (draining_.load()) {
+    std::lock_guard g(drain_m_);  // the waiter checks the counts under it: no lost notification
     drained_.notify_all();
   }
+}
+
+std::size_t LiveRegistry::size() const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard<Spinlock> g(shards_[i].m);
+    n += shards_[i].count;
+  }
+  return n;
 }
 
 void LiveRegistry::stop_all(const TaskStateBase* except) {
@@ -43,7 +54,7 @@ void LiveRegistry::stop_all(const TaskStateBase* except) {
   // request the stops after.
   std::vector<boost::intrusive_ptr<TaskStateBase>> tasks;
   for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard g(shards_[i].m);
+    std::lock_guard<Spinlock> g(shards_[i].m);
     for (TaskStateBase& s : shards_[i].live)
       if (&s != except) tasks.emplace_back(&s);
   }
@@ -52,7 +63,8 @@ void LiveRegistry::stop_all(const TaskStateBase* except) {
 
 bool LiveRegistry::wait_empty_until(std::chrono::steady_clock::time_point until) {
   std::unique_lock lk(drain_m_);
-  return drained_.wait_until(lk, until, [&] { return count_.load() == 0; });
+  draining_.store(true);  // before the first look at the counts (see draining_)
+  return drained_.wait_until(lk, until, [&] { return size() == 0; });
 }
 
 }  // namespace fiberbridge::detail

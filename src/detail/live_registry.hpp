@@ -7,6 +7,10 @@
 // hash set (a node allocation per fiber) made two scheduler threads spawning and ending fibers
 // (skynet) contend on every operation. Each scheduler thread registers in its own shard (a
 // fiber ending on another thread locks its spawner's shard), with a hook inside the task state.
+// Why a spinlock and a count per shard: the critical sections are a few pointer stores, and a
+// spawn+join paid two pthread mutex round trips plus two locked updates of one shared count
+// (bench/fiber_ops_bench, P6). The count lives in the shard, under its lock; only a waiter for
+// the drain (~Runtime) makes a fiber's end look at the drain mutex.
 #pragma once
 
 #include <boost/intrusive/list.hpp>
@@ -19,6 +23,7 @@
 #include <mutex>
 #include <stop_token>
 
+#include "detail/spinlock.hpp"
 #include "fiberbridge/detail/task_state.hpp"
 
 namespace fiberbridge::detail {
@@ -35,15 +40,18 @@ class LiveRegistry {
   // From now on the registry is stopping; asks every live fiber to stop. Stop callbacks run
   // outside the shard locks (they may spawn).
   void stop_all(const TaskStateBase* except = nullptr);  // `except`: the destroying fiber's own
+  // Whether stop_all() has begun (a spawner may check it first, then call add).
+  bool stopping() const noexcept { return stopping_.load(); }
   // Waits until no fiber is live or `until` passes; true if none is live.
   bool wait_empty_until(std::chrono::steady_clock::time_point until);
-  std::size_t size() const noexcept { return count_.load(); }
+  std::size_t size() const noexcept;
   // Calls fn(TaskStateBase&) for every live fiber, one shard lock held at a time (a fiber
   // seen here has not finished: its task state and scheduler record are alive during the call).
+  // Spawns and ends in that shard spin meanwhile: for diagnostics (dump, metrics) only.
   template <class F>
   void for_each(F&& fn) const {
     for (std::size_t i = 0; i < shard_count_; ++i) {
-      std::lock_guard g(shards_[i].m);
+      std::lock_guard<Spinlock> g(shards_[i].m);
       for (const TaskStateBase& s : shards_[i].live) fn(s);
     }
   }
@@ -53,14 +61,18 @@ class LiveRegistry {
                                              &TaskStateBase::live_hook>;
   using List = boost::intrusive::list<TaskStateBase, Hook, boost::intrusive::constant_time_size<false>>;
   struct alignas(64) Shard {
-    mutable std::mutex m;
+    mutable Spinlock m;  // held for a few pointer stores; a callback never runs under it
     List live;
+    std::size_t count = 0;  // of `live`, under `m`
   };
 
   std::size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::size_t> count_{0};
+  // Set by wait_empty_until before it reads the counts; a fiber's end reads it after its shard
+  // update, so the shard lock orders the two: either the waiter sees the update, or the ender
+  // sees the flag and notifies under drain_m_ (which the waiter holds from check to wait).
+  std::atomic<bool> draining_{false};
   std::mutex drain_m_;
   std::condition_variable drained_;
 };
