@@ -355,10 +355,7 @@ void Runtime::spawn_impl(boost::intrusive_ptr<detail::TaskStateBase> state, deta
   impl_->spawn(std::move(state), std::move(body), std::move(seed), static_cast<detail::StackHome*>(stack.home));
 }
 
-bool in_fiber() noexcept {
-  if (current_worker().runtime == nullptr) return false;
-  return detail::current_state().runtime_slot != nullptr;
-}
+bool in_fiber() noexcept { return detail::runtime_fiber_state() != nullptr; }
 
 Runtime* current_runtime() noexcept {
   if (current_worker().runtime == nullptr) return nullptr;

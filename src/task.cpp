@@ -87,8 +87,8 @@ class JoinRegistration {
 
 void WakeJoiners::operator()() noexcept { JoinRegistration::wake_all(*task); }
 
-bool fiber_wait_until(TaskStateBase& s, Clock::time_point deadline) {
-  const Scope& scope = current_state().scope;
+bool fiber_wait_until(TaskStateBase& s, ExecState& waiter, Clock::time_point deadline) {
+  const Scope& scope = waiter.scope;
   if (scope.stop_requested()) throw CancelledError();
   std::optional<std::stop_callback<WakeJoiners>> on_stop;
   if (scope.task == nullptr && scope.stop.stop_possible()) on_stop.emplace(scope.stop, WakeJoiners{&s});

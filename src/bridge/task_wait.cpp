@@ -33,12 +33,13 @@ bool thread_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point d
 }  // namespace
 
 bool TaskStateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
+  ExecState* const fiber = runtime_fiber_state();
   if (ready()) {
     // An interruption point even when there is nothing to wait for.
-    if (in_fiber() && current_state().scope.stop_requested()) throw CancelledError();
+    if (fiber != nullptr && fiber->scope.stop_requested()) throw CancelledError();
     return true;
   }
-  return in_fiber() ? fiber_wait_until(*this, deadline) : thread_wait_until(*this, deadline);
+  return fiber != nullptr ? fiber_wait_until(*this, *fiber, deadline) : thread_wait_until(*this, deadline);
 }
 
 }  // namespace fiberbridge::detail

@@ -72,6 +72,12 @@ ExecState& current_state() {
   return *s;
 }
 
+ExecState* runtime_fiber_state() noexcept {
+  if (!scheduler_runs_here()) return nullptr;
+  ExecState& s = current_state();
+  return s.runtime_slot != nullptr ? &s : nullptr;
+}
+
 void install_state(ExecState& state) {
   if (FiberProps* p = runtime_record(boost::fibers::context::active())) {
     p->exec_state = &state;

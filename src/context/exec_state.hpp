@@ -119,6 +119,9 @@ struct ExecState {
 
 // The current fiber's (or plain thread's) state, created empty on first use.
 ExecState& current_state();
+// The current runtime fiber's state, or nullptr off a runtime fiber (in_fiber() is this not
+// being null): one lookup where a caller needs both the answer and the state.
+ExecState* runtime_fiber_state() noexcept;
 // Installs `state` for the current fiber; used when a runtime fiber starts. Borrowed: the
 // caller (the fiber's entry frame) keeps it alive until drop_state().
 void install_state(ExecState& state);

@@ -61,6 +61,7 @@ struct SpawnLabel {
 };
 
 class TaskStateBase;
+struct ExecState;
 
 // The largest task state (body included) built in the fiber's stack; larger ones are allocated.
 inline constexpr std::size_t kStateInStackMax = 1024;
@@ -202,7 +203,7 @@ class TaskStateBase {
   unique_function first_waiter_;
   std::vector<std::pair<std::uint64_t, unique_function>> thread_waiters_;
 
-  friend bool fiber_wait_until(TaskStateBase&, std::chrono::steady_clock::time_point);
+  friend bool fiber_wait_until(TaskStateBase&, ExecState&, std::chrono::steady_clock::time_point);
   friend class JoinRegistration;
 };
 
