@@ -260,8 +260,9 @@ def main():
     data = {m: load_mode(os.path.join(a.dir, m)) for m in MODES}
     lines = [f"# fiberbridge benchmark results: {os.path.basename(os.path.normpath(a.dir))}",
              "",
-             "Medians over repetitions (Google Benchmark `--benchmark_repetitions`), real time per operation; each ratio",
-             "is computed against a baseline measured in the same binary and the same run. See README.md for the machine."]
+             "Medians over repetitions (Google Benchmark `--benchmark_repetitions`, interleaved at random with the",
+             "binary's other benchmarks since 2026-12-03-5), real time per operation; each ratio is computed against a",
+             "baseline measured in the same binary and the same run. See README.md for the machine."]
     plotdata = {}
     allv = []
     for m in MODES:
