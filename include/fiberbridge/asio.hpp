@@ -200,12 +200,12 @@ auto run_fiber_op(boost::system::error_code* ec_out, Initiation&& init, InitArgs
   using Values = typename Op::Values;
   using R = typename FiberReturn<Values>::type;
 
-  check_fiber_op_allowed();  // NotInFiberError off a fiber
-  if (ec_out == nullptr && fiber_stop_requested()) throw CancelledError();
+  // NotInFiberError off a fiber; CancelledError if stopped and errors are thrown
+  ExecState& self = enter_fiber_op(/*throw_if_stopped=*/ec_out == nullptr);
   auto op = std::make_shared<Op>();
   boost::asio::any_io_executor cancel_ex = cancel_executor(init);
   std::forward<Initiation>(init)(typename Traits::Handler{op}, std::forward<InitArgs>(args)...);
-  const bool finished = wait_fiber_op(op, std::move(cancel_ex));  // false: abandoned after a stop
+  const bool finished = wait_fiber_op(self, op, std::move(cancel_ex));  // false: abandoned after a stop
 
   boost::system::error_code ec = op->ec;
   if (!finished) ec = boost::asio::error::operation_aborted;

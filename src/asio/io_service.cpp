@@ -191,14 +191,15 @@ void io_unregister(IoService& s, const IoCancellable* w) { s.remove(w); }
 
 // ---- use_fiber ----
 
-void check_fiber_op_allowed() {
-  if (!in_fiber())
+ExecState& enter_fiber_op(bool throw_if_stopped) {
+  ExecState* self = runtime_fiber_state();
+  if (self == nullptr)
     throw NotInFiberError(
         "fiberbridge::use_fiber must be used on a runtime fiber - on a plain thread use boost::asio::use_future, "
         "or run the code on a fiber (fiberbridge::spawn / async_to_sync)");
+  if (throw_if_stopped && self->scope.stop_requested()) throw CancelledError();
+  return *self;
 }
-
-bool fiber_stop_requested() noexcept { return current_state().scope.stop_requested(); }
 
 namespace {
 struct RequestCancel {
@@ -240,8 +241,8 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
   wake_waiter(op.waiter);
 }
 
-bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
-  const std::stop_token stop = current_state().scope.stop_token();
+bool wait_fiber_op(ExecState& self, const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
+  const std::stop_token stop = self.scope.stop_token();
   std::stop_callback<RequestCancel> on_stop(stop, RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
   boost::fibers::detail::spinlock_lock lk(op->m);

@@ -72,8 +72,9 @@ SyncCallRef::~SyncCallRef() { block_->release(); }
 
 SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*make)(void*, void*), void* arg,
                           const SyncToAsyncOptions& options) {
-  if (!in_fiber()) throw NotInFiberError();
-  ExecState& state = current_state();  // the fiber's own object: stays valid if the fiber migrates
+  ExecState* const fiber = runtime_fiber_state();
+  if (fiber == nullptr) throw NotInFiberError();
+  ExecState& state = *fiber;  // the fiber's own object: stays valid if the fiber migrates
   const Scope& caller = state.scope;
   if (caller.stop_requested()) throw CancelledError();
 

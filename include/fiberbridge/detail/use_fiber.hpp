@@ -47,13 +47,14 @@ struct FiberOpBase {
   virtual ~FiberOpBase() = default;
 };
 
-// Throws NotInFiberError unless the caller is a runtime fiber.
-void check_fiber_op_allowed();
-// The calling fiber's task was stopped.
-bool fiber_stop_requested() noexcept;
-// Suspends the calling fiber until the handler ran (true) or, after a stop of the fiber's
-// task, the operation was abandoned because it cannot be cancelled (false). A stop posts the
-// cancellation to `cancel_ex`.
-bool wait_fiber_op(const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex);
+struct ExecState;
+// The calling runtime fiber's state, for wait_fiber_op (one lookup per operation). Throws
+// NotInFiberError off a runtime fiber, and CancelledError if `throw_if_stopped` and the fiber's
+// task was stopped.
+ExecState& enter_fiber_op(bool throw_if_stopped);
+// Suspends the calling fiber (`self`: from enter_fiber_op) until the handler ran (true) or,
+// after a stop of the fiber's task, the operation was abandoned because it cannot be cancelled
+// (false). A stop posts the cancellation to `cancel_ex`.
+bool wait_fiber_op(ExecState& self, const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex);
 
 }  // namespace fiberbridge::detail
