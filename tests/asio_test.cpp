@@ -222,6 +222,23 @@ TEST_F(AsioTest, StopBeforeTheCallThrowsWithoutStartingTheOperation) {
   EXPECT_FALSE(started.load());
 }
 
+// use_fiber[ec] does not throw at the start: an operation started after the stop is cancelled
+// at once (the stop found no waiter to wake, so the wait itself must look).
+TEST_F(AsioTest, StopBeforeAnEcOperationCancelsItAtOnce) {
+  std::promise<void> go;
+  auto gate = go.get_future().share();
+  auto t = rt.spawn([&, gate] {
+    while (gate.wait_for(0s) != std::future_status::ready) boost::this_fiber::yield();
+    asio::steady_timer timer(fb::io_executor(), 1h);
+    boost::system::error_code ec;
+    timer.async_wait(fb::use_fiber[ec]);
+    return ec;
+  });
+  t.request_stop();
+  go.set_value();
+  EXPECT_EQ(get_within(t), asio::error::operation_aborted);
+}
+
 TEST_F(AsioTest, AnUncancellableOperationIsAbandonedAndItsLateHandlerIsHarmless) {
   auto parked = std::make_shared<Parked>();
   auto t = rt.spawn([&, parked] {
