@@ -20,7 +20,6 @@
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
 #include "fiberbridge/task.hpp"
-#include "detail/spinlock.hpp"  // spin_pause
 #include "scheduler/stack_pool.hpp"
 
 namespace fiberbridge::detail {
@@ -160,16 +159,7 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
   firing_.store(false, std::memory_order_release);
 }
 
-bool TaskStateBase::settle_callbacks() const noexcept {
-  // About a microsecond: a finishing thread on another CPU is done by then (it only returns
-  // from the wake and destroys the callback).
-  constexpr int kSpins = 32;
-  for (int spins = 0; firing_.load(std::memory_order_acquire); ++spins) {
-    if (spins == kSpins) return false;
-    spin_pause();
-  }
-  return true;
-}
+bool TaskStateBase::callbacks_done() const noexcept { return !firing_.load(std::memory_order_acquire); }
 
 std::uint64_t TaskStateBase::on_ready(unique_function fn) {
   {

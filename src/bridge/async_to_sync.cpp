@@ -35,7 +35,7 @@ void run_async_call(unique_function body, const AsyncToSyncOptions& options) {
   RuntimeAccess::spawn(call.runtime(), task, std::move(body), call.callee_scope());
   (void)task->on_ready([frame = call.frame()] { frame->wake(); });
   call.serve_until([&task] { return task->ready(); });
-  (void)task->settle_callbacks();  // then the callback's copy of the frame is gone: ~AsyncCall can reuse it
+  (void)task->callbacks_done();  // if so, the callback's copy of the frame is gone: ~AsyncCall can reuse it
   call.finish();  // like asyncio.run: a private runtime stops and joins what the call left behind
   if (auto error = task->take_error()) std::rethrow_exception(std::move(error));
 }

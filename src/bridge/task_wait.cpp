@@ -25,7 +25,7 @@ bool thread_wait_until(TaskStateBase& s, std::chrono::steady_clock::time_point d
   const std::uint64_t id = s.on_ready([serving] { serving->wake(); });
   const bool ok = serving->run_until([&s] { return s.ready(); }, deadline, /*close_when_done=*/false);
   if (id != 0) s.remove_on_ready(id);
-  (void)s.settle_callbacks();  // then the callback's copy of `serving` is gone: the frame can be reused
+  (void)s.callbacks_done();  // if so, the callback's copy of `serving` is gone: the frame can be reused
   CurrentThreadExecutor::recycle(std::move(serving));  // kept only if nobody else holds it
   return ok;
 }
