@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "context/exec_state.hpp"
+#include "detail/stop_watch.hpp"
 #include "fiberbridge/asio.hpp"
 #include "fiberbridge/errors.hpp"
 #include "observe/metrics_sources.hpp"
@@ -208,7 +209,7 @@ struct RequestCancel {
   void operator()() noexcept {
     {
       std::lock_guard g(op->m);
-      if (op->done || op->stopped) return;  // a second request (see CancelOnStop) is a no-op
+      if (op->done || op->stopped) return;  // a second request for one stop (StopWatch) is a no-op
       op->stopped = true;
     }
     // On the operation's executor: the signal's only user besides the operation itself.
@@ -230,42 +231,6 @@ struct RequestCancel {
   }
 };
 
-// Requests the cancellation when the waiting fiber's task is stopped, for the duration of the
-// wait. A runtime fiber's own task calls it as its stop hook (as a sync_to_async wait does): no
-// std::stop_source and no stop_callback per operation. Any other scope's token is watched by a
-// stop_callback. Declared before the wait's lock on the operation: the hook runs under the
-// task's lock and takes the operation's, so the fiber must not hold the latter when it removes
-// the hook.
-class CancelOnStop : TaskStateBase::StopHook {
- public:
-  CancelOnStop(const Scope& scope, RequestCancel cancel)
-      : StopHook{&wake},
-        task_(scope.task),
-        cancel_(std::move(cancel)),
-        callback_(task_ != nullptr ? std::stop_token() : scope.stop_token(), Callback{this}) {
-    if (task_ == nullptr) return;
-    task_->set_stop_hook(this);
-    // A stop before the hook was in place found none: request the cancellation here. One that
-    // raced with the install may have called the hook too; the second request is a no-op.
-    if (task_->stop_requested()) cancel_();
-  }
-  ~CancelOnStop() {
-    if (task_ != nullptr) task_->set_stop_hook(nullptr);  // waits for a wake in progress
-  }
-  CancelOnStop(const CancelOnStop&) = delete;
-  CancelOnStop& operator=(const CancelOnStop&) = delete;
-
- private:
-  struct Callback {
-    CancelOnStop* self;
-    void operator()() noexcept { self->cancel_(); }
-  };
-  static void wake(StopHook* hook) noexcept { static_cast<CancelOnStop*>(hook)->cancel_(); }
-
-  TaskStateBase* task_;
-  RequestCancel cancel_;
-  std::stop_callback<Callback> callback_;
-};
 }  // namespace
 
 void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
@@ -279,7 +244,10 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
 }
 
 bool wait_fiber_op(ExecState& self, const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
-  CancelOnStop on_stop(self.scope, RequestCancel{op, std::move(cancel_ex)});
+  // A runtime fiber's own task calls the cancellation as its stop hook (stop_watch.hpp); a
+  // second request for one stop is a no-op.
+  StopWatch on_stop(self.scope.task, self.scope.task != nullptr ? std::stop_token() : self.scope.stop_token(),
+                    RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
   boost::fibers::detail::spinlock_lock lk(op->m);
   while (!op->done && !op->abandoned) wait_parked(op->waiter, lk);  // settle_fiber_op wakes us

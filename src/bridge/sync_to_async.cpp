@@ -14,6 +14,7 @@
 #include "bridge/fiber_sync_call.hpp"
 #include "bridge/sync_job.hpp"
 #include "context/exec_state.hpp"
+#include "detail/stop_watch.hpp"
 #include "fiberbridge/detail/wait_mark.hpp"
 #include "fiberbridge/errors.hpp"
 #include "fiberbridge/runtime.hpp"
@@ -24,39 +25,13 @@ namespace fiberbridge::detail {
 
 namespace {
 
-// Wakes the waiting fiber when its caller is stopped (the body sees the same stop), for the
-// duration of the wait. A runtime fiber's task calls this as its stop hook: no std::stop_source
-// is made for the wait. Any other fiber's scope carries a plain token, watched by a
-// stop_callback.
-class WakeOnStop : TaskStateBase::StopHook {
- public:
-  WakeOnStop(const Scope& caller, FiberSyncCall& ctl)
-      : StopHook{&wake},
-        task_(caller.task),
-        ctl_(ctl),
-        callback_(task_ != nullptr ? std::stop_token() : caller.stop, Callback{this}) {  // empty: costs nothing
-    if (task_ != nullptr) task_->set_stop_hook(this);
+// Wakes the waiting fiber when its caller is stopped (the body sees the same stop).
+struct WakeOnStop {
+  FiberSyncCall* ctl;
+  void operator()() noexcept {
+    boost::fibers::detail::spinlock_lock g(ctl->m);  // held across the wake: see body_done
+    wake_waiter(ctl->waiter);
   }
-  ~WakeOnStop() {
-    if (task_ != nullptr) task_->set_stop_hook(nullptr);  // waits for a wake in progress
-  }
-  WakeOnStop(const WakeOnStop&) = delete;
-  WakeOnStop& operator=(const WakeOnStop&) = delete;
-
- private:
-  struct Callback {
-    WakeOnStop* self;
-    void operator()() noexcept { wake(self); }
-  };
-  static void wake(StopHook* hook) noexcept {
-    FiberSyncCall& ctl = static_cast<WakeOnStop*>(hook)->ctl_;
-    boost::fibers::detail::spinlock_lock g(ctl.m);  // held across the wake: see body_done
-    wake_waiter(ctl.waiter);
-  }
-
-  TaskStateBase* task_;
-  FiberSyncCall& ctl_;
-  std::stop_callback<Callback> callback_;
 };
 
 }  // namespace
@@ -93,7 +68,7 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   bool cancelled = false;
   std::exception_ptr error;
   {
-    WakeOnStop on_stop(caller, *ctl);
+    StopWatch on_stop(caller.task, caller.stop, WakeOnStop{ctl.get()});  // before the lock (stop_watch.hpp)
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
     boost::fibers::detail::spinlock_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and
