@@ -1,6 +1,6 @@
 // task_stop.cpp — a task's stop state: a sticky bit, and a std::stop_source made on demand, and
 // the wake-ups of the task's own fiber that need no stop source (a join's, a sync_to_async
-// call's).
+// call's, a use_fiber operation's).
 //
 // Why lazy: most tasks never ask for a std::stop_token and are never stopped; the stop source's
 // shared state was one heap allocation per spawn. The bit answers stop_requested(); the source

@@ -246,8 +246,7 @@ void settle_fiber_op(FiberOpBase& op, bool abandoned) noexcept {
 bool wait_fiber_op(ExecState& self, const std::shared_ptr<FiberOpBase>& op, boost::asio::any_io_executor cancel_ex) {
   // A runtime fiber's own task calls the cancellation as its stop hook (stop_watch.hpp); a
   // second request for one stop is a no-op.
-  StopWatch on_stop(self.scope.task, self.scope.task != nullptr ? std::stop_token() : self.scope.stop_token(),
-                    RequestCancel{op, std::move(cancel_ex)});
+  StopWatch on_stop(self.scope, RequestCancel{op, std::move(cancel_ex)});
   WaitMark mark(WaitKind::kUseFiber, nullptr);
   boost::fibers::detail::spinlock_lock lk(op->m);
   while (!op->done && !op->abandoned) wait_parked(op->waiter, lk);  // settle_fiber_op wakes us

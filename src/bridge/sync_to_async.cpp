@@ -68,7 +68,7 @@ SyncCallRef run_sync_call(std::size_t size, std::size_t align, SyncCallBase* (*m
   bool cancelled = false;
   std::exception_ptr error;
   {
-    StopWatch on_stop(caller.task, caller.stop, WakeOnStop{ctl.get()});  // before the lock (stop_watch.hpp)
+    StopWatch on_stop(caller, WakeOnStop{ctl.get()});  // before the lock (stop_watch.hpp)
     WaitMark mark(WaitKind::kSyncToAsync, target_name);
     boost::fibers::detail::spinlock_lock lk(ctl->m);
     // A stop wins even over a result that arrived meanwhile: stop_requested() is sticky and

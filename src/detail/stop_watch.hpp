@@ -12,6 +12,7 @@
 #include <stop_token>
 #include <utility>
 
+#include "context/exec_state.hpp"
 #include "fiberbridge/detail/task_state.hpp"
 
 namespace fiberbridge::detail {
@@ -20,12 +21,13 @@ namespace fiberbridge::detail {
 template <class OnStop>
 class StopWatch : TaskStateBase::StopHook {
  public:
-  // `task`: the waiting fiber's own task; nullptr to watch `token` instead.
-  StopWatch(TaskStateBase* task, std::stop_token token, OnStop on_stop)
+  // `waiter`: the waiting fiber's scope. Its own task (Scope::task) is hooked; a scope without
+  // one has its token watched (made only then: Scope::stop_token).
+  StopWatch(const Scope& waiter, OnStop on_stop)
       : StopHook{&fire},
-        task_(task),
+        task_(waiter.task),
         on_stop_(std::move(on_stop)),
-        callback_(task != nullptr ? std::stop_token() : std::move(token), Callback{this}) {
+        callback_(task_ != nullptr ? std::stop_token() : waiter.stop_token(), Callback{this}) {
     if (task_ == nullptr) return;
     task_->set_stop_hook(this);
     // A stop before the hook was in place found none: act on it here. One that raced with the

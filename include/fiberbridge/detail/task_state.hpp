@@ -22,7 +22,8 @@
 //    The task's own fiber, while it waits in a join, is woken by `request_stop` through
 //    `stop_waiter_` (no stop source needed for that): under this task's lock and then, tried
 //    without waiting (two tasks may join each other), the awaited task's. While it waits in a
-//    sync_to_async call it is woken through `stop_hook_` (`StopHook`), under this task's lock.
+//    sync_to_async call or a use_fiber operation it is woken through `stop_hook_` (`StopHook`,
+//    src/detail/stop_watch.hpp), under this task's lock.
 #pragma once
 
 // Not used here any more (the join has no condition variable), but fiberbridge.hpp has always
@@ -137,7 +138,7 @@ class TaskStateBase {
   // The task's std::stop_token; the first call makes the stop source (throws std::bad_alloc).
   std::stop_token stop_token();
   // What wakes the task's own fiber when the task is stopped while the fiber waits outside a
-  // join (a sync_to_async call), without a stop source: `request_stop` calls `wake(hook)`
+  // join (a sync_to_async call, a use_fiber operation), without a stop source: `request_stop` calls `wake(hook)`
   // after setting the stop bit, under this task's lock, so a hook removed by
   // `set_stop_hook(nullptr)` is never called afterwards. One at a time (the fiber's own wait).
   struct StopHook {
@@ -194,7 +195,7 @@ class TaskStateBase {
   boost::fibers::detail::spinlock lock_;
   JoinWaiter* waiters_ = nullptr;      // fibers joining this task
   JoinWaiter* stop_waiter_ = nullptr;  // this task's own fiber while it waits in a join
-  StopHook* stop_hook_ = nullptr;      // this task's own fiber while it waits in sync_to_async
+  StopHook* stop_hook_ = nullptr;      // this task's own fiber while it waits in a bridge or I/O
   std::stop_source stop_{std::nostopstate};
   std::exception_ptr error_;
   std::uint64_t next_id_ = 1;
