@@ -5,6 +5,8 @@
 // and no routed work is pending".
 #include "fixtures.hpp"
 
+#include <sched.h>
+
 #include <boost/fiber/operations.hpp>
 
 #include <memory>
@@ -41,6 +43,23 @@ TEST_P(AsyncToSyncShape, BodyRunsOnOptionsRuntime) {
         fb::async_to_sync([] { return std::pair{fb::current_runtime(), std::this_thread::get_id()}; }, {.runtime = &rt})();
     EXPECT_EQ(runtime, &rt);
     EXPECT_NE(thread, caller);
+  });
+}
+
+// A plain thread parked in async_to_sync runs the thread-sensitive bodies of its call itself, under
+// its own scheduling policy: only threads the library starts run under SCHED_BATCH
+// (sync_to_async_call_test).
+TEST_P(AsyncToSyncShape, ThreadSensitiveBodiesServedByTheCallerKeepItsPolicy) {
+  run_with_deadline([&] {
+    ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+    const auto caller = std::this_thread::get_id();
+    const auto [thread, policy] = fb::async_to_sync(
+        [] {
+          return fb::sync_to_async([] { return std::pair{std::this_thread::get_id(), ::sched_getscheduler(0)}; })();
+        },
+        {.runtime = &rt})();
+    EXPECT_EQ(thread, caller);
+    EXPECT_EQ(policy, SCHED_OTHER);
   });
 }
 

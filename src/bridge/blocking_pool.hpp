@@ -26,9 +26,10 @@
 //    not wake a different thread per job of a burst of short bodies, and the surplus workers at
 //    the bottom of the stack retire after `idle_timeout`. A worker that finishes a job takes the
 //    next queued one without parking;
-//  * workers run under SCHED_BATCH, so waking one never preempts the scheduler thread that
-//    queued the job: that thread keeps running fibers (queueing more jobs), and the worker runs
-//    them in one go when it gets a CPU (halves the cost per call when both share a vCPU).
+//  * workers run under SCHED_BATCH (detail/batch_scheduling.hpp, as the sync thread does), so
+//    waking one never preempts the scheduler thread that queued the job: that thread keeps
+//    running fibers (queueing more jobs), and the worker runs them in one go when it gets a CPU
+//    (halves the cost per call when both share a vCPU).
 // Invariants: accepted work always runs (whenever a job is queued, some worker that exists or
 // whose creation succeeded will look at the queue: the last one never retires while others are
 // still being created); if no thread exists and none can be created, `submit` throws

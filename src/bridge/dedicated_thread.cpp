@@ -2,6 +2,7 @@
 #include "bridge/dedicated_thread.hpp"
 
 #include "bridge/bridge_metrics.hpp"
+#include "detail/batch_scheduling.hpp"
 #include "observe/metrics_sources.hpp"
 
 #include <atomic>
@@ -63,6 +64,7 @@ std::size_t DedicatedThread::queue_depth() const {
 
 void DedicatedThread::loop(std::shared_ptr<Shared> s, std::string name) {
   ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+  prefer_batch_scheduling();  // detail/batch_scheduling.hpp
   running.fetch_add(1, std::memory_order_relaxed);
   struct Count {
     ~Count() { running.fetch_sub(1, std::memory_order_relaxed); }

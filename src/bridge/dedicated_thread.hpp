@@ -4,6 +4,8 @@
 // Owns: a FIFO of work and a detached thread, started lazily on the first submission (a
 // ThreadSensitiveContext without sync work costs no thread). The queue state is shared with
 // the thread, so retiring never blocks: the thread drains what was accepted, then exits.
+// The thread runs under SCHED_BATCH (detail/batch_scheduling.hpp): a submission does not
+// preempt the scheduler thread that makes it.
 // Invariants: work accepted before `retire()` always runs; after it `submit` returns false.
 #pragma once
 

@@ -2,28 +2,10 @@
 // when it retires.
 #include "bridge/blocking/pool_state.hpp"
 
-#include <sched.h>
-
 #include "context/exec_state.hpp"
+#include "detail/batch_scheduling.hpp"
 
 namespace fiberbridge::detail {
-
-namespace {
-
-// Pool workers run under SCHED_BATCH (best effort; no privilege needed): a woken worker then
-// does not preempt the thread that woke it, so a scheduler thread goes on running its other
-// fibers (queueing more jobs) instead of being switched out after every submission, and the
-// worker later runs the queued jobs in one go. Measured (bench/throughput_bench, 64 fibers x 16
-// calls, pinned to one vCPU): 1.74 -> 0.81 us per call; unpinned 2.5 -> 1.2 us. It changes
-// nothing while a CPU is idle (a woken worker is placed there). Threads that a body starts
-// inherit the policy.
-void prefer_batch_scheduling() noexcept {
-  sched_param param{};
-  param.sched_priority = 0;
-  (void)::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param);
-}
-
-}  // namespace
 
 void BlockingPool::Shared::spawn_worker() {
   auto w = std::make_shared<Worker>();
@@ -32,7 +14,7 @@ void BlockingPool::Shared::spawn_worker() {
 
 void BlockingPool::Shared::serve(const std::shared_ptr<Worker>& self) {
   ::pthread_setname_np(::pthread_self(), "fb-pool");
-  prefer_batch_scheduling();
+  prefer_batch_scheduling();  // detail/batch_scheduling.hpp
   // Set up the per-thread state every body swaps its scope into (Boost.Fiber's thread context
   // among it: 50-300 µs on a fresh thread) while still counted as starting, so the warm-up
   // is not taken for a stall.
