@@ -69,15 +69,7 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
   const int peer = notifier_cpu_.load(std::memory_order_relaxed);
   const bool spin_worthwhile = budget_ns_ > 0 && peer >= 0 && peer != ::sched_getcpu();
   if (spin_worthwhile && spin(budget_ns_)) return true;
-  // Not spinning: a notifier that comes soon most likely shares our CPU. Let it run first (one
-  // sched_yield, about 0.3 µs when nobody else is runnable; see parker.hpp): a body thread under
-  // SCHED_BATCH that we just gave work does not preempt us, and without the yield we would sleep
-  // on the futex and be woken by it (two more syscalls and a wake-up).
-  if (!spin_worthwhile) {
-    ::sched_yield();
-    expected = kNotified;
-    if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acquire)) return true;
-  }
+  if (!spin_worthwhile && yield_to_notifier()) return true;
 
   const std::int64_t parked_at = steady_ns();
   notified_at_.store(0, std::memory_order_relaxed);
@@ -122,6 +114,17 @@ bool Parker::park_until(std::chrono::steady_clock::time_point deadline) noexcept
     }
   }
   return notified;
+}
+
+bool Parker::yield_to_notifier() noexcept {
+  const int peer = notifier_cpu_.load(std::memory_order_relaxed);
+  if (peer >= 0 && peer != ::sched_getcpu()) return false;
+  // A notifier that comes soon most likely shares our CPU: let it run first (about 0.3 µs when
+  // nobody else is runnable). A body thread under SCHED_BATCH that we just gave work does not
+  // preempt us; without the yield we would sleep and be woken by it (two more syscalls and a
+  // wake-up, or a reactor interrupt).
+  ::sched_yield();
+  return take_notification();
 }
 
 void Parker::unpark() noexcept {

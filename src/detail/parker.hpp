@@ -9,7 +9,8 @@
 //  * the spin budget adapts: it halves when a spin ends in parking anyway, and grows back when
 //    a park was woken sooner than the budget would have covered (a spin would have caught it);
 //  * `max_spin` caps it; 0 means never spin;
-//  * a waiter that does not spin yields its CPU once before it sleeps: a notifier that shares
+//  * a waiter that does not spin yields its CPU once before it sleeps (also before a scheduler
+//    thread waits in the reactor), if the last notifier ran on its CPU: a notifier that shares
 //    our CPU (a body thread under SCHED_BATCH that we just gave work, see
 //    detail/batch_scheduling.hpp, or a scheduler thread running our fiber) then runs first and
 //    its notification finds us awake, which saves the futex sleep and wake. Measured pinned to
@@ -42,6 +43,11 @@ class Parker {
     std::uint32_t expected = kNotified;
     return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_seq_cst);
   }
+
+  // Before a sleep that no spin precedes (park_until without a spin, a scheduler thread's wait in
+  // the reactor): if the last notifier ran on our CPU, or none was seen yet, yields the CPU once
+  // so that it runs first. True if a notification came meanwhile (consumed). Owner only.
+  bool yield_to_notifier() noexcept;
 
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept;
 
