@@ -9,13 +9,14 @@
 //  * the spin budget adapts: it halves when a spin ends in parking anyway, and grows back when
 //    a park was woken sooner than the budget would have covered (a spin would have caught it);
 //  * `max_spin` caps it; 0 means never spin;
-//  * a waiter that does not spin yields its CPU once before it sleeps (also before a scheduler
-//    thread waits in the reactor), if the last notifier ran on its CPU: a notifier that shares
-//    our CPU (a body thread under SCHED_BATCH that we just gave work, see
-//    detail/batch_scheduling.hpp, or a scheduler thread running our fiber) then runs first and
-//    its notification finds us awake, which saves the futex sleep and wake. Measured pinned to
-//    one vCPU: a thread-sensitive sync_to_async 5.7 -> 3.5 µs, async_to_sync 5.3 -> 3.9 µs (the
-//    raw futex round trip is 4.1 µs); unpinned the waiter spins instead, as before.
+//  * a waiter that does not spin yields its CPU once before it sleeps on the futex, if the last
+//    notifier ran on its CPU: a notifier that shares our CPU (a body thread under SCHED_BATCH
+//    that we just gave work, see detail/batch_scheduling.hpp, or a scheduler thread running our
+//    fiber) then runs first and its notification finds us awake, which saves the futex sleep and
+//    wake. Measured pinned to one vCPU: a thread-sensitive sync_to_async 5.7 -> 3.5 µs,
+//    async_to_sync 5.3 -> 3.9 µs (the raw futex round trip is 4.1 µs); unpinned the waiter spins
+//    instead, as before. Not before a scheduler thread waits in the reactor (see
+//    ParkingSpot::wait_in_reactor).
 // Protocol (one waiter, any number of notifiers): state EMPTY -> PARKED by the waiter before
 // futex_wait; a notifier swaps in NOTIFIED and calls futex_wake only if it saw PARKED. A
 // notification that arrives before `park` is not lost: park consumes it and returns at once.
@@ -44,9 +45,9 @@ class Parker {
     return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_seq_cst);
   }
 
-  // Before a sleep that no spin precedes (park_until without a spin, a scheduler thread's wait in
-  // the reactor): if the last notifier ran on our CPU, or none was seen yet, yields the CPU once
-  // so that it runs first. True if a notification came meanwhile (consumed). Owner only.
+  // Before a sleep that no spin precedes (park_until without a spin): if the last notifier ran
+  // on our CPU, or none was seen yet, yields the CPU once so that it runs first. True if a
+  // notification came meanwhile (consumed). Owner only.
   bool yield_to_notifier() noexcept;
 
   void set_max_spin(std::chrono::nanoseconds max_spin) noexcept;
